@@ -1,0 +1,52 @@
+"""PacSpace for asyncio: record usage deltas, wait for verification, derive, compare and
+checkpoint balances.
+
+    async with PacSpace() as pac:            # PACSPACE_API_KEY, PACSPACE_API_BASE_URL
+        delta = await pac.balance.emit("cust_acme", -42.5, "compute_minutes")
+        verified = await pac.balance.wait_for_verified(delta.record_id)
+"""
+
+from ._client import PacSpace
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    CadenceLimitError,
+    ContractNotDeployedError,
+    InsufficientCreditsError,
+    InvalidApiKeyError,
+    InvalidScopeCombinationError,
+    NotFoundError,
+    PacSpaceError,
+    PlanLimitExceededError,
+    RateLimitError,
+    ScopeTooWideError,
+    ServiceUnavailableError,
+    TimeoutError,
+    ValidationError,
+    WebhookVerificationError,
+)
+from ._version import __version__
+from .webhooks import WebhookEvent, Webhooks
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "CadenceLimitError",
+    "ContractNotDeployedError",
+    "InsufficientCreditsError",
+    "InvalidApiKeyError",
+    "InvalidScopeCombinationError",
+    "NotFoundError",
+    "PacSpace",
+    "PacSpaceError",
+    "PlanLimitExceededError",
+    "RateLimitError",
+    "ScopeTooWideError",
+    "ServiceUnavailableError",
+    "TimeoutError",
+    "ValidationError",
+    "WebhookEvent",
+    "WebhookVerificationError",
+    "Webhooks",
+    "__version__",
+]

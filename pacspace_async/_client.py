@@ -1,0 +1,138 @@
+"""``PacSpace``: configuration, one transport, the resources and the waiter, wired once."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from . import _options as opt
+from ._config import ClientConfig, redact
+from ._errors import ValidationError
+from ._transport import Transport, segment
+from ._waiter import Waiter
+from .resources import Balance, Customers
+from .types import RecordStatus, Verification
+from .webhooks import WebhookEvent, Webhooks
+
+__all__ = ["PacSpace"]
+
+_VERIFY_SOURCES = ("db", "chain", "both")
+_WAIT_EVENTS = {"delta.verified": "VERIFIED", "delta.failed": "FAILED"}
+
+
+class PacSpace:
+    """The async PacSpace client.
+
+    One client holds one connection pool: create it once, share it, and close it with
+    ``await pac.aclose()`` or ``async with PacSpace(...) as pac:``.
+
+    ``api_key`` falls back to ``PACSPACE_API_KEY``; the base URL is ``base_url``, else
+    ``PACSPACE_API_BASE_URL``, else chosen by the key prefix. ``timeout`` is in seconds
+    (an int of 1000 or more is read as the official client's milliseconds).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        sandbox_url: str | None = None,
+        production_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        chain_id: int | None = None,
+        credit_pool_id: int | None = None,
+        webhook_secret: str | list[str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        http_backend: str = "httpx",
+        dashboard_token: str | None = None,
+        max_status_requests: int = 32,
+    ) -> None:
+        self._config = ClientConfig.resolve(
+            api_key,
+            base_url=base_url,
+            sandbox_url=sandbox_url,
+            production_url=production_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            chain_id=chain_id,
+            credit_pool_id=credit_pool_id,
+        )
+        self._transport = Transport(self._config, http_client, http_backend=http_backend)
+        self.balance = Balance(
+            self._transport, Waiter(self._status, max_in_flight=max_status_requests)
+        )
+        self.customers = Customers(self._transport, dashboard_token)
+        secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
+        self.webhooks: Webhooks | None = (
+            Webhooks(secret, on_event=self._on_webhook) if secret else None
+        )
+
+    @classmethod
+    def init(cls, api_key: str | None = None, **options: Any) -> PacSpace:
+        """The seeds' constructor: ``PacSpace.init(key, production_url=...)``."""
+        return cls(api_key, **options)
+
+    def __repr__(self) -> str:
+        key = redact(self._config.api_key)
+        return f"PacSpace(base_url={self._config.base_url!r}, api_key={key!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def environment(self) -> str:
+        """``sandbox`` for ``pk_test_`` keys, else ``production``."""
+        return self._config.environment
+
+    async def verify(self, proof_root: str, source: str | None = None) -> Verification:
+        """Check a proof root on the public verify endpoint (no API key is sent).
+
+        ``source`` is ``db`` (default), ``chain`` or ``both``.
+        """
+        if source is not None and source not in _VERIFY_SOURCES:
+            raise ValidationError(
+                f"source must be one of db, chain, both, not {source!r}", field="source"
+            )
+        path = f"/api/v1/verify/{segment(opt.text(proof_root, 'proofRoot'))}"
+        if source and source != "db":
+            path += f"?source={segment(source)}"
+        data = await self._transport.request("GET", path, authenticated=False)
+        return Verification.model_validate(data)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop the waiter and release connections (an ``http_client`` you passed stays open)."""
+        await self.balance._waiter.aclose()
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> PacSpace:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- wiring -------------------------------------------------------------------------
+
+    async def _status(self, record_id: str) -> RecordStatus:
+        return await self.balance.delta_status(record_id)
+
+    def _on_webhook(self, event: WebhookEvent) -> None:
+        """A verified ``delta.verified``/``delta.failed`` delivery ends waits on its record."""
+        status = _WAIT_EVENTS.get(event.event)
+        record_id = event.data.get("recordId")
+        if status is None or not isinstance(record_id, str):
+            return
+        self.balance._waiter.resolve(
+            record_id, RecordStatus.model_validate({**event.data, "status": status})
+        )

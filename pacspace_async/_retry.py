@@ -1,0 +1,75 @@
+"""When to retry, and how long to wait.
+
+Retryable: 408, 429 (but not ``CADENCE_LIMIT`` or ``PLAN_LIMIT_EXCEEDED``), 500, 502,
+503, 504, and failures to get an answer at all. The server's ``Retry-After`` (seconds or
+an HTTP date) or ``retryAfterSeconds`` wins; otherwise exponential backoff from 0.5 s with
+jitter, capped at :data:`MAX_BACKOFF`. A server asking for more than
+:data:`MAX_RETRY_AFTER` seconds is not retried at all: the error surfaces with its
+``retry_after`` so the caller decides, instead of a call that silently hangs for minutes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from ._errors import (
+    APIConnectionError,
+    CadenceLimitError,
+    PacSpaceError,
+    PlanLimitExceededError,
+)
+
+__all__ = ["RETRYABLE_STATUS", "backoff", "is_retryable", "parse_retry_after"]
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+BASE_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
+MAX_RETRY_AFTER = 60.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, APIConnectionError):
+        return True
+    if isinstance(exc, (CadenceLimitError, PlanLimitExceededError)):
+        return False
+    if isinstance(exc, PacSpaceError) and exc.status_code in RETRYABLE_STATUS:
+        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
+    return False
+
+
+def backoff(attempt: int, exc: BaseException | None) -> float:
+    """Seconds to sleep before retry number ``attempt`` (1-based)."""
+    if isinstance(exc, PacSpaceError) and exc.retry_after is not None:
+        return max(0.0, exc.retry_after)
+    base: float = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** (attempt - 1)))
+    return base * (0.75 + 0.5 * random.random())
+
+
+def parse_retry_after(headers: Mapping[str, str], error: Mapping[str, Any] | None) -> float | None:
+    """Seconds from ``retryAfterSeconds`` in the body, else the ``Retry-After`` header."""
+    if error is not None:
+        value = error.get("retryAfterSeconds")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return max(0.0, float(value))
+        if isinstance(value, str):
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

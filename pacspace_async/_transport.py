@@ -1,0 +1,376 @@
+"""One request, start to finish: headers, body, envelope, error mapping, retries.
+
+Resources hand this module a method, a path and a body; it returns the ``data`` of the
+answer or raises a :class:`~pacspace_async.PacSpaceError`. Everything about HTTP lives
+here so that resources stay short and the retry rules are applied in exactly one place.
+
+Three rules make retries safe:
+
+* every POST carries an ``Idempotency-Key`` made once per logical call (or the caller's),
+  and every retry of that call sends the same key, so a request the server committed
+  before the connection dropped is answered, not recorded twice;
+* a ``202 IDEMPOTENCY_PENDING`` means the server is still working on that key: it is
+  waited out and the final answer returned;
+* a 429 pauses the whole client until its ``Retry-After`` has passed, so a burst of
+  concurrent calls backs off together instead of hammering a limited server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+import anyio
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from . import _json
+from ._config import USER_AGENT, ClientConfig, redact
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    CadenceLimitError,
+    ContractNotDeployedError,
+    InsufficientCreditsError,
+    InvalidApiKeyError,
+    InvalidScopeCombinationError,
+    NotFoundError,
+    PacSpaceError,
+    PlanLimitExceededError,
+    RateLimitError,
+    ScopeTooWideError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+from ._options import RequestOptions
+from ._retry import backoff, is_retryable, parse_retry_after
+
+__all__ = ["Transport", "query", "segment"]
+
+log = logging.getLogger("pacspace")
+
+PENDING_WAIT_LIMIT: Final = 60.0
+"""How long a ``202 IDEMPOTENCY_PENDING`` is waited out before giving up (seconds)."""
+DEFAULT_PAUSE: Final = 1.0
+"""How long a 429 without ``Retry-After`` pauses the client (seconds)."""
+
+_NO_BODY: Final[Any] = object()
+_DEFAULT_OPTIONS: Final = RequestOptions()
+
+
+def segment(value: str) -> str:
+    """A path segment, percent-encoded as the official client does (nothing is safe)."""
+    return quote(value, safe="")
+
+
+def query(params: Mapping[str, Any]) -> str:
+    """``?a=1&b=2`` with ``None`` values left out; empty when nothing is left."""
+    compact = {key: _query_value(value) for key, value in params.items() if value is not None}
+    return "?" + urlencode(compact, doseq=True) if compact else ""
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+class Transport:
+    """Sends requests for one client over one pooled ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        http_client: httpx.AsyncClient | None = None,
+        *,
+        http_backend: str = "httpx",
+    ) -> None:
+        self.config = config
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else _make_http(config, http_backend)
+        common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if config.chain_id is not None:
+            common["X-Chain-Id"] = str(config.chain_id)
+        if config.credit_pool_id is not None:
+            common["X-Credit-Pool-Id"] = str(config.credit_pool_id)
+        self._public_headers = common
+        self._headers = {**common, "X-Api-Key": config.api_key}
+        self._paused_until = 0.0
+        self.closed = False
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        return self._http
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- the pipeline ---------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = _NO_BODY,
+        options: RequestOptions = _DEFAULT_OPTIONS,
+        authenticated: bool = True,
+        raw: bool = False,
+    ) -> Any:
+        """Send one logical call (with its retries) and return the answer's ``data``.
+
+        ``path`` already carries its query string. ``raw`` returns the body's bytes.
+        """
+        if self.closed:
+            raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED", path)
+        headers = self._headers_for(method, options, authenticated)
+        content = None if body is _NO_BODY else _json.dumps(body)
+        timeout: Any = (
+            httpx.USE_CLIENT_DEFAULT if options.timeout is None else httpx.Timeout(options.timeout)
+        )
+        url = self.config.base_url + path
+        retries = self.config.max_retries if options.max_retries is None else options.max_retries
+        try:
+            return await self._attempt(method, url, path, headers, content, timeout, raw)
+        except PacSpaceError as exc:
+            if retries == 0 or not is_retryable(exc):
+                raise
+            first = exc
+        log.info("retrying %s %s after %s", method, path, first.code)
+        await anyio.sleep(backoff(1, first))
+        if retries == 1:
+            return await self._attempt(method, url, path, headers, content, timeout, raw)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retries),
+            wait=_wait_after_first,
+            retry=retry_if_exception(is_retryable),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        return await retrying(self._attempt, method, url, path, headers, content, timeout, raw)
+
+    def _headers_for(
+        self, method: str, options: RequestOptions, authenticated: bool
+    ) -> dict[str, str]:
+        headers = dict(self._headers if authenticated else self._public_headers)
+        if options.chain_id is not None:
+            headers["X-Chain-Id"] = str(options.chain_id)
+        if options.credit_pool_id is not None:
+            headers["X-Credit-Pool-Id"] = str(options.credit_pool_id)
+        if options.dashboard_token:
+            headers["Authorization"] = f"Bearer {options.dashboard_token}"
+        if method == "POST":
+            headers["Idempotency-Key"] = options.idempotency_key or f"psk_{uuid.uuid4().hex}"
+        elif options.idempotency_key:
+            headers["Idempotency-Key"] = options.idempotency_key
+        if options.extra_headers:
+            headers.update({str(k): str(v) for k, v in options.extra_headers.items()})
+        return headers
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        content: str | None,
+        timeout: Any,  # noqa: ASYNC109 - httpx's per-request timeout, not a deadline
+        raw: bool,
+    ) -> Any:
+        deadline = time.monotonic() + PENDING_WAIT_LIMIT
+        while True:
+            wait = self._paused_until - time.monotonic()
+            if wait > 0:
+                await anyio.sleep(wait)
+            try:
+                response = await self._http.request(
+                    method, url, content=content, headers=headers, timeout=timeout
+                )
+            except httpx.TimeoutException as exc:
+                raise APITimeoutError(
+                    f"{method} {path}: no answer within the timeout ({type(exc).__name__})",
+                    0,
+                    None,
+                    path,
+                ) from exc
+            except httpx.TransportError as exc:
+                raise APIConnectionError(
+                    f"{method} {path}: connection failed ({type(exc).__name__}: {exc})",
+                    0,
+                    None,
+                    path,
+                ) from exc
+            log.debug("%s %s -> %d", method, path, response.status_code)
+            pending = self._pending_for(response)
+            if pending is None:
+                return self._answer(response, path, raw)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PacSpaceError(
+                    f"{method} {path}: the server was still processing this idempotency key "
+                    f"after {PENDING_WAIT_LIMIT:.0f}s",
+                    202,
+                    "IDEMPOTENCY_PENDING",
+                    path,
+                )
+            await anyio.sleep(min(pending, remaining))
+
+    @staticmethod
+    def _pending_for(response: httpx.Response) -> float | None:
+        """Seconds to wait when the answer is ``202 IDEMPOTENCY_PENDING``, else ``None``."""
+        if response.status_code != 202:
+            return None
+        try:
+            parsed = _json.loads(response.content)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        nested = parsed.get("error")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else parsed
+        if inner.get("code") != "IDEMPOTENCY_PENDING":
+            return None
+        wait = parse_retry_after(response.headers, inner)
+        return 1.0 if wait is None else min(max(wait, 0.05), PENDING_WAIT_LIMIT)
+
+    def _answer(self, response: httpx.Response, path: str, raw: bool) -> Any:
+        status = response.status_code
+        data = response.content
+        if raw and 200 <= status < 300:
+            return data
+        try:
+            parsed = _json.loads(data) if data else None
+            valid = True
+        except ValueError:
+            parsed, valid = None, False
+        if 200 <= status < 300:
+            if not valid:
+                raise PacSpaceError(
+                    f"Unexpected answer to {path}: HTTP {status} with a body that is not JSON: "
+                    f"{_preview(data)}",
+                    status,
+                    "INVALID_RESPONSE",
+                    path,
+                    body=_preview(data),
+                )
+            if isinstance(parsed, dict) and parsed.get("success") is True and "data" in parsed:
+                return parsed["data"]
+            return parsed
+        if status == 429 or status == 503:
+            self._pause_from(status, response, parsed)
+        raise self._error(status, parsed if valid else None, response.headers, path, data)
+
+    def _pause_from(self, status: int, response: httpx.Response, parsed: Any) -> None:
+        inner: Any = None
+        if isinstance(parsed, dict):
+            nested = parsed.get("error")
+            inner = nested if isinstance(nested, dict) else parsed
+        if inner is not None and inner.get("code") in ("CADENCE_LIMIT", "PLAN_LIMIT_EXCEEDED"):
+            return
+        if status == 503 and "retry-after" not in response.headers:
+            return
+        wait = parse_retry_after(response.headers, inner)
+        until = time.monotonic() + (DEFAULT_PAUSE if wait is None else min(wait, 60.0))
+        if until > self._paused_until:
+            self._paused_until = until
+            log.warning("rate limited: pausing all requests for %.2fs", until - time.monotonic())
+
+    def _error(
+        self,
+        status: int,
+        parsed: Any,
+        headers: Mapping[str, str],
+        path: str,
+        data: bytes,
+    ) -> PacSpaceError:
+        inner: Mapping[str, Any] | None = None
+        if isinstance(parsed, dict):
+            nested = parsed.get("error")
+            inner = nested if isinstance(nested, dict) else parsed
+        message = None
+        if inner is not None:
+            message = _message(inner.get("message"))
+            if message is None and isinstance(parsed, dict):
+                message = _message(parsed.get("message")) or _message(parsed.get("error"))
+        if message is None:
+            message = f"HTTP {status}" + (f": {_preview(data)}" if data else "")
+        message = message.replace(self.config.api_key, redact(self.config.api_key))
+        code = inner.get("code") if inner is not None else None
+        code = code if isinstance(code, str) and code else None
+        retry_after = parse_retry_after(headers, inner)
+        common: dict[str, Any] = {"retry_after": retry_after, "body": parsed}
+        if code == "PLAN_LIMIT_EXCEEDED":
+            return PlanLimitExceededError(message, status, code, path, **common)
+        if status == 400:
+            if code == "INVALID_SCOPE_COMBINATION":
+                return InvalidScopeCombinationError(message, status, code, path, **common)
+            if code == "SCOPE_TOO_WIDE":
+                return ScopeTooWideError(message, status, code, path, **common)
+            return ValidationError(message, status, code, path, **common)
+        if status == 429:
+            if code == "CADENCE_LIMIT":
+                customer = inner.get("customerId") if inner is not None else None
+                return CadenceLimitError(
+                    message,
+                    status,
+                    code,
+                    path,
+                    customer_id=customer if isinstance(customer, str) else None,
+                    **common,
+                )
+            return RateLimitError(message, status, code, path, **common)
+        cls = _BY_STATUS.get(status, PacSpaceError)
+        return cls(message, status, code, path, **common)
+
+
+_BY_STATUS: dict[int, type[PacSpaceError]] = {
+    401: InvalidApiKeyError,
+    402: InsufficientCreditsError,
+    404: NotFoundError,
+    412: ContractNotDeployedError,
+    503: ServiceUnavailableError,
+}
+
+
+def _wait_after_first(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    return backoff(state.attempt_number + 1, exc)
+
+
+def _message(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list):
+        parts = [item.strip() for item in value if isinstance(item, str) and item.strip()]
+        return "; ".join(parts) if parts else None
+    return None
+
+
+def _preview(data: bytes, limit: int = 120) -> str:
+    text = data[:limit].decode("utf-8", "replace")
+    return repr(text) + ("…" if len(data) > limit else "")
+
+
+def _make_http(config: ClientConfig, backend: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    if backend == "httpx":
+        return httpx.AsyncClient(timeout=config.timeout, limits=limits)
+    if backend == "aiohttp":
+        try:
+            from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise PacSpaceError(
+                'http_backend="aiohttp" needs the aiohttp extra: pip install "pacspace[aiohttp]"',
+                0,
+                "MISSING_EXTRA",
+            ) from exc
+        return httpx.AsyncClient(timeout=config.timeout, transport=AiohttpTransport())
+    raise ValidationError(
+        f'http_backend must be "httpx" or "aiohttp", not {backend!r}', field="http_backend"
+    )

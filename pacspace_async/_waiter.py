@@ -1,0 +1,302 @@
+"""Waiting for verification without one poll loop per record.
+
+A service that emits thousands of deltas and waits for each must not run thousands of
+sleeping loops that each poll on a fixed interval: that is the official client's design,
+and it costs about two status requests per delta and most of a poll interval of lag.
+
+Here one watcher task per client owns every pending wait. It
+
+* schedules each record's first status check near the *observed* median verification
+  time (a default until it has data), learnt from the server's ``createdAt``/``verifiedAt``
+  when it sends them and from the check times otherwise;
+* checks again after a short step that grows with jitter up to the wait's
+  ``poll_interval``, so records that verify late are found quickly without a burst;
+* caps concurrent status requests, shares one check between several waits on the same
+  record, honours each wait's own timeout, and resolves ``FAILED`` as well as
+  ``VERIFIED``;
+* accepts outside news through :meth:`Waiter.resolve` (a verified webhook delivery), which
+  ends the waits at once and stops polling that record.
+
+The watcher runs on the asyncio loop of the waits (``loop.create_task``), starts with the
+first wait and ends when none is left, so an idle client runs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import random
+import statistics
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ._errors import APIConnectionError, NotFoundError, PacSpaceError
+from ._errors import TimeoutError as WaitTimeoutError
+from ._retry import is_retryable
+from .types import RecordStatus
+
+__all__ = ["Waiter"]
+
+log = logging.getLogger("pacspace")
+
+DEFAULT_FIRST_CHECK = 1.0
+"""Seconds before the first check while nothing has been learnt yet."""
+MIN_STEP = 0.05
+SAMPLES = 256
+RECENT = 4096
+
+
+@dataclass(eq=False)
+class _Watch:
+    record_id: str
+    started: float
+    poll_interval: float
+    futures: list[asyncio.Future[RecordStatus]] = field(default_factory=list)
+    due: float = 0.0
+    step: float = 0.0
+    checks: int = 0
+    last_pending: float | None = None
+    in_flight: bool = False
+
+
+class Waiter:
+    """Multiplexes every verification wait of one client."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[RecordStatus]],
+        *,
+        max_in_flight: int = 32,
+        first_check: float = DEFAULT_FIRST_CHECK,
+    ) -> None:
+        self._fetch = fetch
+        self._max_in_flight = max_in_flight
+        self._default_first = first_check
+        self._watches: dict[str, _Watch] = {}
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._samples: deque[float] = deque(maxlen=SAMPLES)
+        self._recent: OrderedDict[str, RecordStatus] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._checks: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self.status_requests = 0
+        """Status requests sent so far (for benchmarks and tests)."""
+
+    # -- public -------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._watches)
+
+    def estimate(self) -> tuple[float, float]:
+        """(first check delay, first step) from what has been learnt."""
+        if len(self._samples) < 4:
+            return self._default_first, max(MIN_STEP, self._default_first * 0.2)
+        ordered = sorted(self._samples)
+        q = statistics.quantiles(ordered, n=4)
+        median = q[1]
+        spread = max(q[2] - q[0], median * 0.05)
+        return median, max(MIN_STEP, spread / 2)
+
+    async def wait(
+        self,
+        record_id: str,
+        *,
+        timeout: float,
+        poll_interval: float,
+        started: float | None = None,
+    ) -> RecordStatus:
+        """Wait until ``record_id`` is ``VERIFIED`` or ``FAILED``; raise at ``timeout``."""
+        known = self._recent.get(record_id)
+        if known is not None:
+            return known
+        loop = asyncio.get_running_loop()
+        watch = self._watches.get(record_id)
+        now = time.monotonic()
+        if watch is None:
+            watch = _Watch(record_id, started if started is not None else now, poll_interval)
+            first, step = self.estimate()
+            watch.step = min(step, poll_interval)
+            self._watches[record_id] = watch
+            self._schedule(watch, max(now, watch.started + min(first, poll_interval * 4)))
+        else:
+            watch.poll_interval = min(watch.poll_interval, poll_interval)
+        future: asyncio.Future[RecordStatus] = loop.create_future()
+        watch.futures.append(future)
+        self._ensure_running(loop)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise WaitTimeoutError(
+                f"Record {record_id} did not reach a terminal status within {timeout * 1000:.0f}ms",
+                0,
+                None,
+                None,
+            ) from None
+        finally:
+            if not future.done():
+                future.cancel()
+            self._forget(watch, future)
+
+    def resolve(self, record_id: str, status: RecordStatus) -> bool:
+        """Settle waits on ``record_id`` with news from outside (a webhook delivery).
+
+        Returns whether a wait was pending. A later wait on the same record is answered
+        at once from a small cache of recent results.
+        """
+        if not status.is_terminal:
+            return False
+        self._remember(record_id, status)
+        watch = self._watches.get(record_id)
+        if watch is None:
+            return False
+        self._settle(watch, status)
+        return True
+
+    async def aclose(self) -> None:
+        for watch in list(self._watches.values()):
+            for future in watch.futures:
+                if not future.done():
+                    future.set_exception(PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED"))
+        self._watches.clear()
+        self._heap.clear()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+
+    # -- the watcher ----------------------------------------------------------------
+
+    def _ensure_running(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+            self._task = loop.create_task(self._run(), name="pacspace-waiter")
+        else:
+            assert self._wake is not None
+            self._wake.set()
+
+    def _schedule(self, watch: _Watch, due: float) -> None:
+        watch.due = due
+        heapq.heappush(self._heap, (due, next(self._order), watch))
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        assert self._wake is not None and self._slots is not None
+        wake, slots = self._wake, self._slots
+        loop = asyncio.get_running_loop()
+        while self._watches:
+            now = time.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                due, _, watch = heapq.heappop(self._heap)
+                if (
+                    watch.due != due
+                    or watch.in_flight
+                    or self._watches.get(watch.record_id) is not watch
+                ):
+                    continue
+                await slots.acquire()
+                watch.in_flight = True
+                task = loop.create_task(self._check(watch, slots))
+                self._checks.add(task)
+                task.add_done_callback(self._checks.discard)
+            wake.clear()
+            delay = self._heap[0][0] - time.monotonic() if self._heap else None
+            if delay is not None and delay <= 0:
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), delay)
+        self._task = None
+
+    async def _check(self, watch: _Watch, slots: asyncio.Semaphore) -> None:
+        sent = time.monotonic()
+        try:
+            self.status_requests += 1
+            status = await self._fetch(watch.record_id)
+        except PacSpaceError as exc:
+            # A record may not be readable for a moment after emit: a few 404s are "not yet".
+            not_yet = isinstance(exc, NotFoundError) and watch.checks < 3
+            if not (is_retryable(exc) or not_yet or isinstance(exc, APIConnectionError)):
+                self._fail(watch, exc)
+                return
+            log.debug("status check for %s failed (%s); trying again", watch.record_id, exc.code)
+            self._reschedule(watch, time.monotonic())
+            return
+        except Exception as exc:  # a bug or an unexpected answer: fail the waits, loudly
+            self._fail(watch, exc)
+            return
+        finally:
+            watch.in_flight = False
+            watch.checks += 1
+            slots.release()
+        if status.is_terminal:
+            self._learn(watch, status, sent)
+            self._remember(watch.record_id, status)
+            self._settle(watch, status)
+        else:
+            watch.last_pending = sent
+            self._reschedule(watch, time.monotonic())
+
+    def _reschedule(self, watch: _Watch, now: float) -> None:
+        if self._watches.get(watch.record_id) is not watch:
+            return
+        step = min(watch.step, watch.poll_interval)
+        jittered = step * (0.8 + 0.4 * random.random())
+        watch.step = min(watch.step * 1.6, watch.poll_interval)
+        self._schedule(watch, now + max(MIN_STEP, jittered))
+
+    def _learn(self, watch: _Watch, status: RecordStatus, sent: float) -> None:
+        server = _server_latency(status)
+        if server is not None:
+            self._samples.append(server)
+        elif watch.last_pending is not None:
+            self._samples.append((watch.last_pending + sent) / 2 - watch.started)
+        else:
+            self._samples.append(sent - watch.started)
+
+    def _settle(self, watch: _Watch, status: RecordStatus) -> None:
+        self._watches.pop(watch.record_id, None)
+        for future in watch.futures:
+            if not future.done():
+                future.set_result(status)
+
+    def _fail(self, watch: _Watch, exc: BaseException) -> None:
+        self._watches.pop(watch.record_id, None)
+        for future in watch.futures:
+            if not future.done():
+                future.set_exception(exc)
+
+    def _forget(self, watch: _Watch, future: asyncio.Future[RecordStatus]) -> None:
+        with contextlib.suppress(ValueError):
+            watch.futures.remove(future)
+        if not watch.futures and self._watches.get(watch.record_id) is watch:
+            del self._watches[watch.record_id]
+
+    def _remember(self, record_id: str, status: RecordStatus) -> None:
+        self._recent[record_id] = status
+        self._recent.move_to_end(record_id)
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+
+
+def _server_latency(status: RecordStatus) -> float | None:
+    end = status.verified_at or status.failed_at
+    if not status.created_at or not end:
+        return None
+    try:
+        start_at = datetime.fromisoformat(status.created_at.replace("Z", "+00:00"))
+        end_at = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    seconds = (end_at - start_at).total_seconds()
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,696 @@
+"""``pac.balance``: record, wait, derive, compare, checkpoint, and read back.
+
+Each method takes the seeds' positional arguments and options dict, or the same settings
+as keyword arguments; validates everything before sending; makes one request through the
+transport; and returns a model. Retries, pauses and HTTP details live in the transport,
+waiting in the waiter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from typing_extensions import Unpack
+
+from .. import _options as opt
+from .._errors import ValidationError
+from .._options import Amount, RequestOptions, RequestOverrides
+from .._transport import Transport, query, segment
+from .._waiter import Waiter
+from ..types import (
+    APIModel,
+    Checkpoint,
+    CheckpointList,
+    CompareReport,
+    Customer,
+    CustomerList,
+    DerivedBalance,
+    EmitResult,
+    Gaps,
+    Receipt,
+    RecordStatus,
+    Usage,
+    WebhookDeliveryList,
+)
+from ._common import WaitOverrides, keys
+from ._receipts import Receipts
+
+__all__ = ["Balance"]
+
+DEFAULT_WAIT_TIMEOUT = 60.0
+DEFAULT_POLL_INTERVAL = 2.0
+
+_EMIT = keys("reference_id", "metadata", "adjusts")
+_WAIT = frozenset({"timeout_ms", "poll_interval_ms"})
+_EMIT_AND_WAIT = (_EMIT | _WAIT) - {"timeout"}
+_DERIVE = keys(
+    "starting_balance",
+    "starting_checkpoint",
+    "starting_checkpoint_type",
+    "limit",
+    "offset",
+    scope=True,
+)
+_COMPARE = keys("starting_balance", "starting_checkpoint", "starting_checkpoint_type", scope=True)
+_CHECKPOINT = keys("mode", "fingerprints", scope=True)
+_LIST_CHECKPOINTS = keys("customer_id", "limit", "offset", scope=True)
+_RECEIPT = keys(scope=True)
+_CUSTOMERS = keys("search", "limit", "page")
+_CUSTOMER = keys("delta_page", "delta_limit", "period")
+_GAPS = keys("from_sequence", "to_sequence", "limit")
+_DELIVERIES = keys("status", "limit", "offset")
+_PLAIN = keys()
+
+
+def emit_body(
+    customer_id: Any, delta: Any, reason: Any, merged: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The wire body of one delta, validated. Shared by ``emit`` and the batch paths."""
+    body: dict[str, Any] = {
+        "customerId": opt.text(customer_id, "customerId"),
+        "delta": opt.amount(delta, "delta"),
+        "reason": opt.text(reason, "reason"),
+    }
+    if merged.get("reference_id") is not None:
+        body["referenceId"] = opt.text(merged["reference_id"], "referenceId")
+    if merged.get("metadata") is not None:
+        body["metadata"] = opt.json_object(merged["metadata"], "metadata")
+    adjusts = merged.get("adjusts")
+    if adjusts is not None:
+        if isinstance(adjusts, str):
+            adjusts = {"referenceId": adjusts}
+        body["adjusts"] = opt.json_object(adjusts, "adjusts")
+        opt.text(body["adjusts"].get("referenceId"), "adjusts.referenceId")
+    return body
+
+
+class Balance:
+    """The Balance API. Reached as ``pac.balance``."""
+
+    def __init__(self, transport: Transport, waiter: Waiter) -> None:
+        self._transport = transport
+        self._waiter = waiter
+        self.receipts = Receipts(transport)
+
+    # -- recording ----------------------------------------------------------------
+
+    async def emit(
+        self,
+        customer_id: str,
+        delta: Amount,
+        reason: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        reference_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        adjusts: Mapping[str, Any] | str | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> EmitResult:
+        """Record one delta for a customer; returns at once with ``recordId`` and ``status``.
+
+        ``delta`` is exact (int, str, Decimal, or a float read through its shortest
+        repr), negative for consumption. Verification is asynchronous: use
+        :meth:`emit_and_wait` or :meth:`wait_for_verified` for the outcome. A retried
+        emit is never recorded twice: every attempt carries the same ``Idempotency-Key``.
+        """
+        merged = opt.merge(
+            options,
+            _EMIT,
+            {"reference_id": reference_id, "metadata": metadata, "adjusts": adjusts, **request},
+        )
+        ro = RequestOptions.take(merged)
+        body = emit_body(customer_id, delta, reason, merged)
+        data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
+        return EmitResult.model_validate(data)
+
+    async def emit_and_wait(
+        self,
+        customer_id: str,
+        delta: Amount,
+        reason: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        reference_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        adjusts: Mapping[str, Any] | str | None = None,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        **request: Unpack[WaitOverrides],
+    ) -> RecordStatus:
+        """Emit, then wait until the delta is ``VERIFIED`` or ``FAILED``.
+
+        ``timeout`` (default 60 s) and ``poll_interval`` (the longest gap between checks,
+        default 2 s) are seconds here and milliseconds in the options dict, as in the
+        seeds. Raises :class:`~pacspace_async.TimeoutError` at the deadline.
+        """
+        merged = opt.merge(
+            options,
+            _EMIT_AND_WAIT,
+            {"reference_id": reference_id, "metadata": metadata, "adjusts": adjusts, **request},
+        )
+        wait_timeout, interval = _wait_settings(merged, timeout, poll_interval)
+        ro = RequestOptions.take(merged, wait=True)
+        body = emit_body(customer_id, delta, reason, merged)
+        started = time.monotonic()
+        data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
+        first = RecordStatus.model_validate(data)
+        if first.is_terminal or not first.record_id:
+            return first
+        return await self._waiter.wait(
+            first.record_id, timeout=wait_timeout, poll_interval=interval, started=started
+        )
+
+    async def delta_status(
+        self,
+        record_id: str,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> RecordStatus:
+        """The current status of one recorded delta."""
+        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        path = f"/api/v1/balance/delta/{segment(opt.text(record_id, 'recordId'))}"
+        return RecordStatus.model_validate(await self._transport.request("GET", path, options=ro))
+
+    async def get_record_status(
+        self,
+        record_id: str,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> RecordStatus:
+        """Alias of :meth:`delta_status`, the official client's other name for it."""
+        return await self.delta_status(record_id, options, **request)
+
+    async def wait_for_verified(
+        self,
+        record_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+    ) -> RecordStatus:
+        """Wait until a recorded delta is ``VERIFIED`` or ``FAILED``.
+
+        All waits of a client share one watcher that spaces status checks around the
+        observed verification time; a verified webhook delivery ends the wait at once.
+        """
+        merged = opt.merge(options, _WAIT, {})
+        wait_timeout, interval = _wait_settings(merged, timeout, poll_interval)
+        return await self._waiter.wait(
+            opt.text(record_id, "recordId"), timeout=wait_timeout, poll_interval=interval
+        )
+
+    # -- deriving -------------------------------------------------------------------
+
+    async def derive(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        starting_balance: Amount | None = None,
+        starting_checkpoint: str | None = None,
+        starting_checkpoint_type: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> DerivedBalance:
+        """The balance derived from verified deltas in scope (default: the current UTC month)."""
+        merged = opt.merge(
+            options,
+            _DERIVE,
+            {
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                "starting_balance": starting_balance,
+                "starting_checkpoint": starting_checkpoint,
+                "starting_checkpoint_type": starting_checkpoint_type,
+                "limit": limit,
+                "offset": offset,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        scope = opt.scope(merged)
+        params = {
+            "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance"),
+            "startingCheckpoint": scope.get("startingCheckpoint"),
+            "startingCheckpointType": scope.get("startingCheckpointType"),
+            "limit": _maybe(merged, "limit", opt.positive_int),
+            "offset": _maybe(merged, "offset", opt.non_negative_int),
+            "period": scope.get("period"),
+            "timePreset": scope.get("timePreset"),
+            "startDate": scope.get("startDate"),
+            "endDate": scope.get("endDate"),
+        }
+        path = (
+            f"/api/v1/balance/derive/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
+        )
+        return DerivedBalance.model_validate(await self._transport.request("GET", path, options=ro))
+
+    async def derive_current_month(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> DerivedBalance:
+        """Derive over the current UTC month (``timePreset=current_month``)."""
+        return await self.derive(
+            customer_id, {**(options or {}), "timePreset": "current_month"}, **request
+        )
+
+    async def derive_for_period(
+        self,
+        customer_id: str,
+        period: str,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> DerivedBalance:
+        """Derive over one calendar month, ``YYYY-MM``."""
+        return await self.derive(
+            customer_id, {**(options or {}), "period": opt.period(period)}, **request
+        )
+
+    async def derive_months_back(
+        self,
+        customer_id: str,
+        months: int,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> DerivedBalance:
+        """Derive over the last ``months`` calendar months, the current one included."""
+        opt.positive_int(months, "months")
+        now = datetime.now(timezone.utc)
+        end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=timezone.utc)
+        index = now.year * 12 + (now.month - 1) - (months - 1)
+        start = datetime(index // 12, index % 12 + 1, 1, tzinfo=timezone.utc)
+        return await self.derive(customer_id, _custom(options, start, end), **request)
+
+    async def derive_days_back(
+        self,
+        customer_id: str,
+        days: int,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> DerivedBalance:
+        """Derive over the last ``days`` UTC days, today included (``days=1`` is today)."""
+        opt.positive_int(days, "days")
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=days - 1)
+        return await self.derive(
+            customer_id, _custom(options, start, today + timedelta(days=1)), **request
+        )
+
+    async def compare(
+        self,
+        customer_id: str,
+        balances: Mapping[str, Amount] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        yours: Amount | None = None,
+        theirs: Amount | None = None,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        starting_balance: Amount | None = None,
+        starting_checkpoint: str | None = None,
+        starting_checkpoint_type: str | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> CompareReport:
+        """Compare your balance and theirs with the neutral balance PacSpace derives.
+
+        ``balances`` is the seeds' ``{"yours": ..., "theirs": ...}``; ``yours=``/``theirs=``
+        say the same. The report says which view matches and, when one does not, by how
+        much and in which windows the neutral record moved.
+        """
+        given = dict(balances or {})
+        unknown = set(given) - {"yours", "theirs"}
+        if unknown:
+            raise ValidationError(f"unknown balance {sorted(unknown)[0]!r}", field="balances")
+        your = yours if yours is not None else given.get("yours")
+        their = theirs if theirs is not None else given.get("theirs")
+        if your is None or their is None:
+            raise ValidationError(
+                "compare needs both balances: yours and theirs",
+                field="yours" if your is None else "theirs",
+            )
+        merged = opt.merge(
+            options,
+            _COMPARE,
+            {
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                "starting_balance": starting_balance,
+                "starting_checkpoint": starting_checkpoint,
+                "starting_checkpoint_type": starting_checkpoint_type,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        scope = opt.scope(merged)
+        body: dict[str, Any] = {
+            "customerId": opt.text(customer_id, "customerId"),
+            "yourBalance": opt.amount(your, "yours"),
+            "theirBalance": opt.amount(their, "theirs"),
+            "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance") or 0,
+            **scope,
+        }
+        data = await self._transport.request(
+            "POST", "/api/v1/balance/compare", body=body, options=ro
+        )
+        return CompareReport.model_validate(data)
+
+    # -- checkpoints and receipts -------------------------------------------------
+
+    async def checkpoint(
+        self,
+        customer_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        mode: str | None = None,
+        fingerprints: Any = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Checkpoint:
+        """Lock a scope's verified deltas under one proof root for an invoice."""
+        merged = opt.merge(
+            options,
+            _CHECKPOINT,
+            {
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                "mode": mode,
+                "fingerprints": fingerprints,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        body: dict[str, Any] = {}
+        if customer_id is not None:
+            body["customerId"] = opt.text(customer_id, "customerId")
+        body.update(opt.scope(merged))
+        if merged.get("mode") is not None:
+            body["mode"] = opt.text(merged["mode"], "mode")
+        if merged.get("fingerprints") is not None:
+            body["fingerprints"] = merged["fingerprints"]
+        data = await self._transport.request(
+            "POST", "/api/v1/balance/checkpoint", body=body, options=ro
+        )
+        return Checkpoint.model_validate(data)
+
+    async def list_checkpoints(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        customer_id: str | None = None,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> CheckpointList:
+        """Checkpoints, newest first, optionally for one customer and scope."""
+        merged = opt.merge(
+            options,
+            _LIST_CHECKPOINTS,
+            {
+                "customer_id": customer_id,
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                "limit": limit,
+                "offset": offset,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        scope = opt.scope(merged)
+        params = {
+            "customerId": _maybe(merged, "customer_id", opt.text),
+            "period": scope.get("period"),
+            "timePreset": scope.get("timePreset"),
+            "startDate": scope.get("startDate"),
+            "endDate": scope.get("endDate"),
+            "limit": _maybe(merged, "limit", opt.positive_int),
+            "offset": _maybe(merged, "offset", opt.non_negative_int),
+        }
+        data = await self._transport.request(
+            "GET", f"/api/v1/balance/checkpoints{query(params)}", options=ro
+        )
+        return CheckpointList.model_validate(data)
+
+    async def receipt(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Receipt:
+        """A customer's receipt data; with a scope, the invoice proof for that scope."""
+        merged = opt.merge(
+            options,
+            _RECEIPT,
+            {
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                **request,
+            },
+        )
+        if merged.keys() & opt.SCOPE_KEYS:
+            return await self._invoice_proof(customer_id, merged)
+        ro = RequestOptions.take(merged)
+        path = f"/api/v1/balance/receipt/{segment(opt.text(customer_id, 'customerId'))}"
+        return Receipt.model_validate(await self._transport.request("GET", path, options=ro))
+
+    async def invoice_proof(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Receipt:
+        """The proof of one scope (default: the current month) to attach to an invoice."""
+        merged = opt.merge(
+            options,
+            _RECEIPT,
+            {
+                "period": period,
+                "time_preset": time_preset,
+                "start_date": start_date,
+                "end_date": end_date,
+                **request,
+            },
+        )
+        return await self._invoice_proof(customer_id, merged)
+
+    async def _invoice_proof(self, customer_id: str, merged: dict[str, Any]) -> Receipt:
+        ro = RequestOptions.take(merged)
+        scope = opt.scope(merged)
+        path = (
+            f"/api/v1/balance/invoice-proof/{segment(opt.text(customer_id, 'customerId'))}"
+            + query({k: scope.get(k) for k in ("period", "timePreset", "startDate", "endDate")})
+        )
+        return Receipt.model_validate(await self._transport.request("GET", path, options=ro))
+
+    # -- customers, usage, gaps, deliveries ------------------------------------------
+
+    async def customers(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        search: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> CustomerList:
+        """Customers, optionally filtered by a search string; ``page`` starts at 1."""
+        merged = opt.merge(
+            options, _CUSTOMERS, {"search": search, "limit": limit, "page": page, **request}
+        )
+        ro = RequestOptions.take(merged)
+        params = {
+            "search": merged.get("search"),
+            "limit": _maybe(merged, "limit", opt.positive_int),
+            "page": _maybe(merged, "page", opt.positive_int),
+        }
+        data = await self._transport.request(
+            "GET", f"/api/v1/balance/customers{query(params)}", options=ro
+        )
+        return CustomerList.model_validate(data)
+
+    async def customer(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        period: str | None = None,
+        delta_page: int | None = None,
+        delta_limit: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Customer:
+        """One customer: derived balance, delta count and recent activity."""
+        merged = opt.merge(
+            options,
+            _CUSTOMER,
+            {
+                "period": period,
+                "delta_page": delta_page,
+                "delta_limit": delta_limit,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        params = {
+            "deltaPage": _maybe(merged, "delta_page", opt.positive_int),
+            "deltaLimit": _maybe(merged, "delta_limit", opt.positive_int),
+            "period": _maybe(merged, "period", opt.period),
+        }
+        customer = segment(opt.text(customer_id, "customerId"))
+        path = f"/api/v1/balance/customers/{customer}{query(params)}"
+        return Customer.model_validate(await self._transport.request("GET", path, options=ro))
+
+    async def usage(
+        self,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Usage:
+        """This month's plan usage: ``used``, ``limit``, ``remaining``, ``allowed``."""
+        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        return Usage.model_validate(
+            await self._transport.request("GET", "/api/v1/balance/usage", options=ro)
+        )
+
+    async def gaps(
+        self,
+        customer_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> Gaps:
+        """Holes in a customer's sequence of verified deltas."""
+        merged = opt.merge(
+            options,
+            _GAPS,
+            {
+                "from_sequence": from_sequence,
+                "to_sequence": to_sequence,
+                "limit": limit,
+                **request,
+            },
+        )
+        ro = RequestOptions.take(merged)
+        params = {
+            "fromSequence": _maybe(merged, "from_sequence", opt.non_negative_int),
+            "toSequence": _maybe(merged, "to_sequence", opt.non_negative_int),
+            "limit": _maybe(merged, "limit", opt.positive_int),
+        }
+        path = f"/api/v1/balance/gaps/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
+        return Gaps.model_validate(await self._transport.request("GET", path, options=ro))
+
+    async def list_webhook_deliveries(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> WebhookDeliveryList:
+        """Webhook deliveries, optionally by status (``delivered``, ``failed``, ``pending``)."""
+        merged = opt.merge(
+            options, _DELIVERIES, {"status": status, "limit": limit, "offset": offset, **request}
+        )
+        ro = RequestOptions.take(merged)
+        params = {
+            "status": _maybe(merged, "status", opt.text),
+            "limit": _maybe(merged, "limit", opt.positive_int),
+            "offset": _maybe(merged, "offset", opt.non_negative_int),
+        }
+        data = await self._transport.request(
+            "GET", f"/api/v1/balance/webhooks{query(params)}", options=ro
+        )
+        return WebhookDeliveryList.model_validate(data)
+
+    async def retry_webhook(
+        self,
+        event_id: str,
+        options: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> APIModel:
+        """Deliver one webhook event again."""
+        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        path = f"/api/v1/balance/webhooks/{segment(opt.text(event_id, 'eventId'))}/retry"
+        return APIModel.model_validate(
+            await self._transport.request("POST", path, body={}, options=ro)
+        )
+
+
+def _wait_settings(
+    merged: dict[str, Any], timeout: float | None, poll_interval: float | None
+) -> tuple[float, float]:
+    ms_timeout = merged.pop("timeout_ms", None)
+    ms_interval = merged.pop("poll_interval_ms", None)
+    if timeout is None:
+        timeout = (
+            DEFAULT_WAIT_TIMEOUT
+            if ms_timeout is None
+            else opt.positive_number(ms_timeout, "timeout") / 1000
+        )
+    if poll_interval is None:
+        poll_interval = (
+            DEFAULT_POLL_INTERVAL
+            if ms_interval is None
+            else opt.positive_number(ms_interval, "pollInterval") / 1000
+        )
+    return opt.positive_number(timeout, "timeout"), opt.positive_number(
+        poll_interval, "poll_interval"
+    )
+
+
+def _maybe(merged: Mapping[str, Any], key: str, check: Any) -> Any:
+    value = merged.get(key)
+    return None if value is None else check(value, key)
+
+
+def _maybe_amount(merged: Mapping[str, Any], key: str, field: str) -> Decimal | None:
+    value = merged.get(key)
+    return None if value is None else opt.amount(value, field)
+
+
+def _custom(options: Mapping[str, Any] | None, start: datetime, end: datetime) -> dict[str, Any]:
+    def iso(moment: datetime) -> str:
+        return moment.isoformat().replace("+00:00", "Z")
+
+    return {**(options or {}), "timePreset": "custom", "startDate": iso(start), "endDate": iso(end)}

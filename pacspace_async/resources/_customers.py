@@ -1,0 +1,64 @@
+"""``pac.customers``: the dashboard customer helpers (a dashboard token, not an API key)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import _options as opt
+from .._errors import ValidationError
+from .._options import RequestOptions
+from .._transport import Transport
+from ..types import DashboardCustomer
+from ._common import keys
+
+__all__ = ["Customers"]
+
+_CREATE = keys()
+
+
+class Customers:
+    """Dashboard customers. Reached as ``pac.customers``."""
+
+    def __init__(self, transport: Transport, dashboard_token: str | None = None) -> None:
+        self._transport = transport
+        self._token = dashboard_token
+
+    def __repr__(self) -> str:
+        return "Customers()"
+
+    async def create(
+        self,
+        *,
+        display_name: str,
+        customer_id: str | None = None,
+        sharing_state_hint: str | None = None,
+        event_cadence: str | None = None,
+        unit_label: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        dashboard_token: str | None = None,
+    ) -> DashboardCustomer:
+        """Create a customer before its first event (``POST /dashboard/customers``).
+
+        Needs a dashboard token: ``dashboard_token=``, ``options={"dashboardToken": ...}``,
+        or ``PacSpace(dashboard_token=...)``. Balance API keys cannot create customers.
+        """
+        merged = opt.merge(options, _CREATE, {"dashboard_token": dashboard_token})
+        merged.setdefault("dashboard_token", self._token)
+        if not merged.get("dashboard_token"):
+            raise ValidationError(
+                "customers.create needs a dashboard token (dashboard_token=...)",
+                field="dashboard_token",
+            )
+        ro = RequestOptions.take(merged)
+        body: dict[str, Any] = {"displayName": opt.text(display_name, "displayName")}
+        for key, value in (
+            ("customerId", customer_id),
+            ("sharingStateHint", sharing_state_hint),
+            ("eventCadence", event_cadence),
+            ("unitLabel", unit_label),
+        ):
+            if value is not None:
+                body[key] = opt.text(value, key)
+        data = await self._transport.request("POST", "/dashboard/customers", body=body, options=ro)
+        return DashboardCustomer.model_validate(data)

@@ -1,0 +1,101 @@
+"""The base of every answer model: attributes in snake_case, keys as on the wire.
+
+Answers are pydantic models (``result.record_id``), and they also read like the dicts the
+official client returns (``result["recordId"]``, ``result.get("deltaCount")``, ``"status"
+in result``, ``dict(result)``), so code written for it keeps working. Fields the server
+adds that we do not know yet are kept and readable by their wire name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+__all__ = ["APIModel", "Status"]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+Status = Annotated[str, BeforeValidator(_upper)]
+"""A status as the server sent it, upper-cased. Unknown values are kept, never rejected."""
+
+
+class APIModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        arbitrary_types_allowed=False,
+        ser_json_inf_nan="strings",
+    )
+
+    _wire_names: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        names: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            names[info.alias or name] = name
+            names.setdefault(name, name)
+        cls._wire_names = names
+
+    # -- dict-style access by wire name ---------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        name = self._wire_names.get(key)
+        if name is not None:
+            return getattr(self, name)
+        extra = self.__pydantic_extra__
+        if extra is not None and key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except KeyError:
+            return default
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        name = self._wire_names.get(key)
+        if name is not None:
+            return getattr(self, name) is not None
+        extra = self.__pydantic_extra__
+        return extra is not None and key in extra
+
+    def keys(self) -> list[str]:
+        """Wire names of the fields that have a value, then unknown fields."""
+        out = [
+            info.alias or name
+            for name, info in type(self).model_fields.items()
+            if getattr(self, name) is not None
+        ]
+        if self.__pydantic_extra__:
+            out.extend(self.__pydantic_extra__)
+        return out
+
+    def values(self) -> list[Any]:
+        return [self[key] for key in self.keys()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(key, self[key]) for key in self.keys()]
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        # Iterating an answer yields its wire keys, as iterating the official dict did.
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as plain data with wire names (amounts stay ``Decimal``)."""
+        return self.model_dump(by_alias=True, exclude_none=True)

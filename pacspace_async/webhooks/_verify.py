@@ -1,0 +1,217 @@
+"""Webhook signature verification. CPU only, no I/O.
+
+The rules (wire-protocol.md): ``X-PacSpace-Signature: v1=<hex>`` is the HMAC-SHA256, with
+the webhook secret, of ``"{timestamp}.{raw body}"``; during a secret rotation the header
+carries two ``v1=`` values and either may match; ``X-PacSpace-Timestamp`` is Unix seconds
+or milliseconds and must be within the tolerance, both ways. Comparisons are constant
+time. Every failure is a :class:`WebhookVerificationError` whose ``reason`` names the
+check; no other exception escapes, and no message reveals a secret or a signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .._errors import WebhookVerificationError
+from ..types import APIModel
+
+__all__ = ["WebhookEvent", "Webhooks"]
+
+SIGNATURE_HEADER = "x-pacspace-signature"
+TIMESTAMP_HEADER = "x-pacspace-timestamp"
+_MS = 1_000_000_000_000
+
+
+class WebhookEvent(APIModel):
+    """A verified delivery: ``event``, ``timestamp``, ``data`` (and ``id`` when sent)."""
+
+    event: str
+    id: str | None = None
+    timestamp: Any = None
+    tenant_id: str | None = None
+    created_at: str | None = None
+    data: dict[str, Any] = {}
+
+
+def _fail(reason: str, message: str) -> WebhookVerificationError:
+    return WebhookVerificationError(message, reason=reason)
+
+
+class Webhooks:
+    """Verifies PacSpace webhook deliveries.
+
+    ``secret`` may be a list: during your side of a rotation, accept both secrets.
+    ``clock`` returns Unix seconds (tests inject one).
+    """
+
+    def __init__(
+        self,
+        secret: str | Iterable[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        on_event: Callable[[WebhookEvent], None] | None = None,
+    ) -> None:
+        secrets = [secret] if isinstance(secret, str) else list(secret)
+        if not secrets or not all(isinstance(s, str) and s for s in secrets):
+            raise _fail(
+                "missing_secret", "A webhook secret is required (from your PacSpace dashboard)."
+            )
+        self._keys = [s.encode("utf-8") for s in secrets]
+        self._clock = clock
+        self._on_event = on_event
+
+    def __repr__(self) -> str:
+        return f"Webhooks(secrets={len(self._keys)})"
+
+    def sign(
+        self, payload: Mapping[str, Any] | str | bytes, timestamp: int | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """Headers and body of a delivery signed with the first secret, for your tests."""
+        body = (
+            payload
+            if isinstance(payload, bytes)
+            else (
+                payload.encode("utf-8")
+                if isinstance(payload, str)
+                else json.dumps(payload).encode("utf-8")
+            )
+        )
+        stamp = str(int(self._clock() * 1000) if timestamp is None else timestamp)
+        digest = hmac.new(self._keys[0], stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = {"X-PacSpace-Signature": f"v1={digest}", "X-PacSpace-Timestamp": stamp}
+        if isinstance(payload, Mapping):
+            if isinstance(payload.get("event"), str):
+                headers["X-Webhook-Event"] = payload["event"]
+            if isinstance(payload.get("id"), str):
+                headers["X-Event-ID"] = payload["id"]
+        return headers, body
+
+    def verify(
+        self,
+        signature: str | None,
+        timestamp: str | int | None,
+        raw_body: str | bytes | bytearray | memoryview,
+        tolerance: float = 300,
+    ) -> WebhookEvent:
+        """Check one delivery and return its event. Pass the body exactly as received."""
+        if not signature:
+            raise _fail("missing_signature", "Missing X-PacSpace-Signature header.")
+        if timestamp is None or timestamp == "":
+            raise _fail("missing_timestamp", "Missing X-PacSpace-Timestamp header.")
+        if isinstance(raw_body, (bytearray, memoryview)):
+            raw_body = bytes(raw_body)
+        if isinstance(raw_body, str):
+            body = raw_body.encode("utf-8", "surrogatepass")
+        elif isinstance(raw_body, bytes):
+            body = raw_body
+        else:
+            raise _fail("invalid_body", "raw_body must be the request body as bytes or str.")
+        if not body:
+            raise _fail("empty_body", "The webhook body is empty.")
+        stamp = str(timestamp).strip()
+        self._check_time(stamp, tolerance)
+        candidates = [
+            part.strip()[3:] for part in str(signature).split(",") if part.strip().startswith("v1=")
+        ]
+        if not candidates:
+            raise _fail("unknown_scheme", "The signature header has no v1= signature.")
+        signed = stamp.encode("ascii", "replace") + b"." + body
+        expected = [hmac.new(key, signed, hashlib.sha256).hexdigest() for key in self._keys]
+        if not any(hmac.compare_digest(e, c) for e in expected for c in candidates):
+            raise _fail(
+                "signature_mismatch",
+                "Signature mismatch: check the webhook secret, and pass the raw request body "
+                "exactly as received (bytes), not a re-serialised copy of the JSON.",
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _fail("not_utf8", "The webhook body is not UTF-8.") from None
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise _fail("not_json", "The webhook body is not JSON.") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("event"), str):
+            raise _fail("not_an_event", "The webhook body is not a JSON object with an event name.")
+        try:
+            event = WebhookEvent.model_validate(parsed)
+        except ValueError:
+            raise _fail(
+                "not_an_event", "The webhook body is not a PacSpace event envelope."
+            ) from None
+        if self._on_event is not None:
+            self._on_event(event)
+        return event
+
+    def verify_from_headers(
+        self,
+        headers: Any,
+        raw_body: str | bytes | bytearray | memoryview,
+        tolerance: float = 300,
+    ) -> WebhookEvent:
+        """:meth:`verify` with the two headers found case-insensitively in ``headers``.
+
+        Accepts a dict, a multi-dict, Starlette or Django header objects, or a list of pairs.
+        """
+        return self.verify(
+            _header(headers, SIGNATURE_HEADER),
+            _header(headers, TIMESTAMP_HEADER),
+            raw_body,
+            tolerance,
+        )
+
+    def _check_time(self, stamp: str, tolerance: float) -> None:
+        try:
+            value = int(stamp)
+        except ValueError:
+            raise _fail(
+                "invalid_timestamp", "The timestamp is not Unix seconds or milliseconds."
+            ) from None
+        seconds = value / 1000 if abs(value) >= _MS else float(value)
+        age = self._clock() - seconds
+        if age > tolerance:
+            raise _fail(
+                "stale_timestamp", f"The timestamp is {age:.0f}s old (tolerance {tolerance:.0f}s)."
+            )
+        if -age > tolerance:
+            raise _fail(
+                "future_timestamp",
+                f"The timestamp is {-age:.0f}s in the future (tolerance {tolerance:.0f}s).",
+            )
+
+
+def _header(headers: Any, name: str) -> str | None:
+    pairs: Iterable[Any]
+    if hasattr(headers, "items"):
+        getlist = getattr(headers, "getlist", None) or getattr(headers, "get_all", None)
+        if callable(getlist):
+            for key in list(headers.keys()):
+                if str(key).lower() == name:
+                    values = getlist(key)
+                    return _first(values)
+        pairs = headers.items()
+    else:
+        pairs = headers
+    for item in pairs:
+        try:
+            key, value = item
+        except (TypeError, ValueError):
+            continue
+        if isinstance(key, bytes):
+            key = key.decode("latin-1")
+        if str(key).lower() in (name, "http_" + name.replace("-", "_")):
+            return _first(value)
+    return None
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return None if value is None else str(value)
