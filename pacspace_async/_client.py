@@ -102,7 +102,7 @@ class PacSpace:
         if source and source != "db":
             path += f"?source={segment(source)}"
         data = await self._transport.request("GET", path, authenticated=False)
-        return Verification.model_validate(data)
+        return Verification.from_answer(data)
 
     # -- lifecycle ------------------------------------------------------------------
 

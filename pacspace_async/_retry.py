@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ def parse_retry_after(headers: Mapping[str, str], error: Mapping[str, Any] | Non
     """Seconds from ``retryAfterSeconds`` in the body, else the ``Retry-After`` header."""
     if error is not None:
         value = error.get("retryAfterSeconds")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
             return max(0.0, float(value))
         if isinstance(value, str):
             try:

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-import anyio
 import httpx
+from anyio import sleep
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import _json
@@ -143,14 +143,14 @@ class Transport:
                 raise
             first = exc
         log.info("retrying %s %s after %s", method, path, first.code)
-        await anyio.sleep(backoff(1, first))
+        await sleep(backoff(1, first))
         if retries == 1:
             return await self._attempt(method, url, path, headers, content, timeout, raw)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retries),
             wait=_wait_after_first,
             retry=retry_if_exception(is_retryable),
-            sleep=anyio.sleep,
+            sleep=sleep,
             reraise=True,
         )
         return await retrying(self._attempt, method, url, path, headers, content, timeout, raw)
@@ -187,7 +187,7 @@ class Transport:
         while True:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
-                await anyio.sleep(wait)
+                await sleep(wait)
             try:
                 response = await self._http.request(
                     method, url, content=content, headers=headers, timeout=timeout
@@ -219,7 +219,7 @@ class Transport:
                     "IDEMPOTENCY_PENDING",
                     path,
                 )
-            await anyio.sleep(min(pending, remaining))
+            await sleep(min(pending, remaining))
 
     @staticmethod
     def _pending_for(response: httpx.Response) -> float | None:

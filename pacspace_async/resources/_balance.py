@@ -125,7 +125,7 @@ class Balance:
         ro = RequestOptions.take(merged)
         body = emit_body(customer_id, delta, reason, merged)
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
-        return EmitResult.model_validate(data)
+        return EmitResult.from_answer(data)
 
     async def emit_and_wait(
         self,
@@ -157,7 +157,7 @@ class Balance:
         body = emit_body(customer_id, delta, reason, merged)
         started = time.monotonic()
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
-        first = RecordStatus.model_validate(data)
+        first = RecordStatus.from_answer(data)
         if first.is_terminal or not first.record_id:
             return first
         return await self._waiter.wait(
@@ -173,7 +173,7 @@ class Balance:
         """The current status of one recorded delta."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
         path = f"/api/v1/balance/delta/{segment(opt.text(record_id, 'recordId'))}"
-        return RecordStatus.model_validate(await self._transport.request("GET", path, options=ro))
+        return RecordStatus.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def get_record_status(
         self,
@@ -254,7 +254,7 @@ class Balance:
         path = (
             f"/api/v1/balance/derive/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
         )
-        return DerivedBalance.model_validate(await self._transport.request("GET", path, options=ro))
+        return DerivedBalance.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def derive_current_month(
         self,
@@ -369,7 +369,7 @@ class Balance:
         data = await self._transport.request(
             "POST", "/api/v1/balance/compare", body=body, options=ro
         )
-        return CompareReport.model_validate(data)
+        return CompareReport.from_answer(data)
 
     # -- checkpoints and receipts -------------------------------------------------
 
@@ -412,7 +412,7 @@ class Balance:
         data = await self._transport.request(
             "POST", "/api/v1/balance/checkpoint", body=body, options=ro
         )
-        return Checkpoint.model_validate(data)
+        return Checkpoint.from_answer(data)
 
     async def list_checkpoints(
         self,
@@ -456,7 +456,7 @@ class Balance:
         data = await self._transport.request(
             "GET", f"/api/v1/balance/checkpoints{query(params)}", options=ro
         )
-        return CheckpointList.model_validate(data)
+        return CheckpointList.from_answer(data)
 
     async def receipt(
         self,
@@ -485,7 +485,7 @@ class Balance:
             return await self._invoice_proof(customer_id, merged)
         ro = RequestOptions.take(merged)
         path = f"/api/v1/balance/receipt/{segment(opt.text(customer_id, 'customerId'))}"
-        return Receipt.model_validate(await self._transport.request("GET", path, options=ro))
+        return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def invoice_proof(
         self,
@@ -519,7 +519,7 @@ class Balance:
             f"/api/v1/balance/invoice-proof/{segment(opt.text(customer_id, 'customerId'))}"
             + query({k: scope.get(k) for k in ("period", "timePreset", "startDate", "endDate")})
         )
-        return Receipt.model_validate(await self._transport.request("GET", path, options=ro))
+        return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
 
     # -- customers, usage, gaps, deliveries ------------------------------------------
 
@@ -545,7 +545,7 @@ class Balance:
         data = await self._transport.request(
             "GET", f"/api/v1/balance/customers{query(params)}", options=ro
         )
-        return CustomerList.model_validate(data)
+        return CustomerList.from_answer(data)
 
     async def customer(
         self,
@@ -576,7 +576,7 @@ class Balance:
         }
         customer = segment(opt.text(customer_id, "customerId"))
         path = f"/api/v1/balance/customers/{customer}{query(params)}"
-        return Customer.model_validate(await self._transport.request("GET", path, options=ro))
+        return Customer.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def usage(
         self,
@@ -585,7 +585,7 @@ class Balance:
     ) -> Usage:
         """This month's plan usage: ``used``, ``limit``, ``remaining``, ``allowed``."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
-        return Usage.model_validate(
+        return Usage.from_answer(
             await self._transport.request("GET", "/api/v1/balance/usage", options=ro)
         )
 
@@ -617,7 +617,7 @@ class Balance:
             "limit": _maybe(merged, "limit", opt.positive_int),
         }
         path = f"/api/v1/balance/gaps/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
-        return Gaps.model_validate(await self._transport.request("GET", path, options=ro))
+        return Gaps.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def list_webhook_deliveries(
         self,
@@ -641,7 +641,7 @@ class Balance:
         data = await self._transport.request(
             "GET", f"/api/v1/balance/webhooks{query(params)}", options=ro
         )
-        return WebhookDeliveryList.model_validate(data)
+        return WebhookDeliveryList.from_answer(data)
 
     async def retry_webhook(
         self,
@@ -652,7 +652,7 @@ class Balance:
         """Deliver one webhook event again."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
         path = f"/api/v1/balance/webhooks/{segment(opt.text(event_id, 'eventId'))}/retry"
-        return APIModel.model_validate(
+        return APIModel.from_answer(
             await self._transport.request("POST", path, body={}, options=ro)
         )
 

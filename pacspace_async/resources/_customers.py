@@ -61,4 +61,4 @@ class Customers:
             if value is not None:
                 body[key] = opt.text(value, key)
         data = await self._transport.request("POST", "/dashboard/customers", body=body, options=ro)
-        return DashboardCustomer.model_validate(data)
+        return DashboardCustomer.from_answer(data)

@@ -60,7 +60,7 @@ class Receipts:
             raise ValidationError(
                 "the receipts answer has no list of receipts", 0, "INVALID_RESPONSE"
             )
-        return [ReceiptDocument.model_validate(item) for item in items]
+        return [ReceiptDocument.from_answer(item) for item in items]
 
     async def get(
         self,
@@ -71,9 +71,7 @@ class Receipts:
         """One receipt document by its id."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
         path = PATHS["get"].format(receipt_id=segment(opt.text(receipt_id, "receiptId")))
-        return ReceiptDocument.model_validate(
-            await self._transport.request("GET", path, options=ro)
-        )
+        return ReceiptDocument.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def download_pdf(
         self,
@@ -107,7 +105,7 @@ class Receipts:
         doc = (
             document
             if isinstance(document, ReceiptDocument)
-            else ReceiptDocument.model_validate(document)
+            else ReceiptDocument.from_answer(document)
         )
         lines = [
             "Hello,",

@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
+
+from .._errors import PacSpaceError
 
 __all__ = ["APIModel", "Status"]
 
@@ -44,6 +48,21 @@ class APIModel(BaseModel):
             names[info.alias or name] = name
             names.setdefault(name, name)
         cls._wire_names = names
+
+    @classmethod
+    def from_answer(cls, data: Any) -> Self:
+        """The model of a server answer; an answer of the wrong shape is a PacSpaceError."""
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            preview = repr(data)[:120]
+            raise PacSpaceError(
+                f"Unexpected answer for {cls.__name__}: {preview} "
+                f"({exc.error_count()} field(s) do not fit)",
+                0,
+                "INVALID_RESPONSE",
+                body=data,
+            ) from None
 
     # -- dict-style access by wire name ---------------------------------------------
 

@@ -1,0 +1,58 @@
+"""``pacspace sandbox``: serve a sandbox on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from pacspace_sandbox import Sandbox, SandboxConfig
+
+__all__ = ["serve"]
+
+
+def serve(args: argparse.Namespace) -> int:
+    users = []
+    for entry in args.dashboard_user:
+        email, sep, password = entry.partition(":")
+        if not sep or not email or not password:
+            print(f"--dashboard-user wants EMAIL:PASSWORD, not {entry!r}", file=sys.stderr)
+            return 2
+        users.append((email, password))
+    try:
+        config = SandboxConfig(
+            api_keys=list(args.api_key),
+            verify_latency=args.verify_latency,
+            fail_rate=args.fail_rate,
+            db=args.db,
+            webhook_url=args.webhook_url,
+            webhook_secret=args.webhook_secret,
+            rate_limit=args.rate_limit,
+            plan_limit=args.plan_limit,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"pacspace sandbox: {exc}", file=sys.stderr)
+        return 2
+    if users:
+        config.dashboard_users = users
+    sandbox = Sandbox(config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+    print(f"PacSpace sandbox on {url}  (store: {args.db})")
+    for key in config.api_keys:
+        print(f"  API key   {key}")
+    print("\n  export PACSPACE_API_BASE_URL=" + url)
+    print(f"  export PACSPACE_API_KEY={config.api_keys[0]}\n")
+    print("Ctrl-C stops it.", flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            sandbox.app, host=args.host, port=args.port, log_level="warning", lifespan="off"
+        )
+    )
+    try:
+        server.run()
+    finally:
+        sandbox.close()
+    return 0

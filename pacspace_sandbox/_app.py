@@ -1,0 +1,320 @@
+"""The HTTP face of the sandbox: Starlette routes over the ledger.
+
+Routes stay thin: authenticate, read the body (at most 1 MiB, JSON with exact decimals),
+call one ledger method, wrap the answer in ``{"success": true, "data": ...}``. Every error
+is the documented envelope ``{"success": false, "error": {"code", "message", "field"?}}``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import simplejson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from . import _fields
+from ._errors import LedgerError
+from ._ledger import Ledger
+from ._pdf import receipt_pdf
+
+__all__ = ["MAX_BODY", "create_app"]
+
+MAX_BODY = 1024 * 1024
+SESSION_COOKIE = "pacspace_session"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return simplejson.dumps(content, use_decimal=True, separators=(",", ":")).encode("utf-8")
+
+
+def ok(data: Any, status: int = 200) -> JSON:
+    return JSON({"success": True, "data": data}, status_code=status)
+
+
+def failure(error: LedgerError) -> JSON:
+    return JSON(error.body(), status_code=error.status, headers=error.headers)
+
+
+class _Buckets:
+    """A token bucket per API key: ``rate`` requests a second, bursts of ``rate``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else the seconds until a token is free."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._state.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._state[key] = (tokens - 1, now)
+                return 0.0
+            self._state[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise LedgerError(413, "PAYLOAD_TOO_LARGE", f"Bodies are limited to {MAX_BODY} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise LedgerError(413, "PAYLOAD_TOO_LARGE", f"Bodies are limited to {MAX_BODY} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return simplejson.loads(raw, use_decimal=True)
+    except (ValueError, UnicodeDecodeError):
+        raise LedgerError(400, "INVALID_JSON", "body: not valid JSON.", field="body") from None
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def create_app(ledger: Ledger) -> Starlette:
+    """The ASGI application serving ``ledger``."""
+    buckets = _Buckets(ledger.config.rate_limit) if ledger.config.rate_limit else None
+
+    def guarded(handler: Handler, *, key: bool = True) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                if key:
+                    api_key = request.headers.get("x-api-key")
+                    if not ledger.knows_key(api_key):
+                        raise LedgerError(401, "INVALID_API_KEY", "Invalid or missing API key.")
+                    if buckets is not None and api_key is not None:
+                        wait = buckets.take(api_key)
+                        if wait:
+                            seconds = max(1, math.ceil(wait))
+                            raise LedgerError(
+                                429,
+                                "RATE_LIMITED",
+                                "Too many requests; slow down.",
+                                headers={"Retry-After": str(seconds)},
+                                retryAfterSeconds=seconds,
+                            )
+                return await handler(request)
+            except LedgerError as error:
+                return failure(error)
+
+        return endpoint
+
+    def dashboard_user(request: Request) -> str:
+        token = request.cookies.get(SESSION_COOKIE)
+        auth = request.headers.get("authorization", "")
+        if not token and auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        email = ledger.session(token)
+        if email is None:
+            raise LedgerError(401, "NOT_AUTHENTICATED", "Log in to the dashboard first.")
+        return email
+
+    # -- balance --------------------------------------------------------------------------
+
+    async def emit(request: Request) -> Response:
+        answer, created = ledger.emit(await _body(request), request.headers.get("idempotency-key"))
+        return ok(answer, 201 if created else 200)
+
+    async def batch(request: Request) -> Response:
+        return ok(ledger.batch(await _body(request), request.headers.get("idempotency-key")))
+
+    async def record(request: Request) -> Response:
+        return ok(ledger.record(request.path_params["record_id"]))
+
+    async def derive(request: Request) -> Response:
+        return ok(ledger.derive(request.path_params["customer_id"], request.query_params))
+
+    async def compare(request: Request) -> Response:
+        return ok(ledger.compare(await _body(request)))
+
+    async def checkpoint(request: Request) -> Response:
+        answer = ledger.checkpoint(await _body(request), request.headers.get("idempotency-key"))
+        return ok(answer, 201)
+
+    async def checkpoints(request: Request) -> Response:
+        return ok(ledger.list_checkpoints(request.query_params))
+
+    async def receipt(request: Request) -> Response:
+        return ok(ledger.receipt(request.path_params["customer_id"], _base(request), None))
+
+    async def invoice_proof(request: Request) -> Response:
+        params = request.query_params
+        return ok(ledger.receipt(request.path_params["customer_id"], _base(request), params))
+
+    async def receipts(request: Request) -> Response:
+        customer_id = request.query_params.get("customerId")
+        if not customer_id:
+            raise LedgerError(
+                400, "VALIDATION_ERROR", "customerId: is required.", field="customerId"
+            )
+        limit = _fields.integer(request.query_params, "limit", default=25, low=1, high=100)
+        return ok(ledger.receipts(customer_id, limit, _base(request)))
+
+    async def receipt_document(request: Request) -> Response:
+        row = ledger.find_receipt(request.path_params["receipt_id"])
+        return ok(ledger.receipt_document(row, _base(request)))
+
+    async def receipt_pdf_route(request: Request) -> Response:
+        row = ledger.find_receipt(request.path_params["receipt_id"])
+        document = ledger.receipt_document(row, _base(request))
+        return Response(
+            receipt_pdf(document),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{row["receipt_id"]}.pdf"'},
+        )
+
+    async def customers(request: Request) -> Response:
+        return ok(ledger.customers(request.query_params))
+
+    async def customer(request: Request) -> Response:
+        return ok(ledger.customer(request.path_params["customer_id"], request.query_params))
+
+    async def usage(request: Request) -> Response:
+        return ok(ledger.usage())
+
+    async def gaps(request: Request) -> Response:
+        return ok(ledger.gaps(request.path_params["customer_id"], request.query_params))
+
+    async def deliveries(request: Request) -> Response:
+        params = request.query_params
+        limit = _fields.integer(params, "limit", default=25, low=1, high=100)
+        offset = _fields.integer(params, "offset", default=0)
+        items, total = ledger.deliveries.list(params.get("status"), limit, offset)
+        return ok({"deliveries": items, "total": total})
+
+    async def retry_delivery(request: Request) -> Response:
+        row = ledger.deliveries.retry(request.path_params["event_id"])
+        if row is None:
+            raise LedgerError(
+                404, "NOT_FOUND", f"No webhook event {request.path_params['event_id']}."
+            )
+        return ok(ledger.deliveries.describe(row))
+
+    # -- public -------------------------------------------------------------------------
+
+    async def verify(request: Request) -> Response:
+        source = request.query_params.get("source", "db")
+        return ok(ledger.verify(request.path_params["root"], source))
+
+    async def verify_page(request: Request) -> Response:
+        root = request.path_params["root"]
+        result = ledger.verify(root, "both")
+        state = (
+            "verified" if result["verified"] else "known" if result["db"]["found"] else "unknown"
+        )
+        return HTMLResponse(
+            f"<!doctype html><title>PacSpace proof</title><h1>Proof {html.escape(root)}</h1>"
+            f"<p>Status: <strong>{state}</strong> (sandbox)</p>"
+        )
+
+    async def receipt_page(request: Request) -> Response:
+        document = ledger.receipt_document(
+            ledger.find_receipt(request.path_params["receipt_id"]), _base(request)
+        )
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in document.items()
+            if k != "links"
+        )
+        return HTMLResponse(
+            f"<!doctype html><title>PacSpace receipt</title><h1>Receipt</h1><table>{rows}</table>"
+            f'<p><a href="{html.escape(document["links"]["pdf"])}">PDF</a></p>'
+        )
+
+    async def health(request: Request) -> Response:
+        return ok({"status": "ok"})
+
+    # -- dashboard ----------------------------------------------------------------------
+
+    async def request_access(request: Request) -> Response:
+        return ok(ledger.request_access(await _body(request)), 202)
+
+    async def login(request: Request) -> Response:
+        token, answer = ledger.login(await _body(request))
+        response = ok(answer)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    async def api_keys(request: Request) -> Response:
+        dashboard_user(request)
+        if request.headers.get("x-pacspace-csrf") != "1":
+            raise LedgerError(403, "CSRF_REQUIRED", "Send the header X-Pacspace-CSRF: 1.")
+        return ok(ledger.create_api_key(await _body(request)), 201)
+
+    async def environments(request: Request) -> Response:
+        dashboard_user(request)
+        return ok(ledger.environments(_base(request)))
+
+    async def dashboard_customers(request: Request) -> Response:
+        dashboard_user(request)
+        return ok(ledger.create_customer(await _body(request)), 201)
+
+    api = "/api/v1/balance"
+    routes = [
+        Route(f"{api}/delta", guarded(emit), methods=["POST"]),
+        Route(f"{api}/delta/batch", guarded(batch), methods=["POST"]),
+        Route(f"{api}/delta/{{record_id}}", guarded(record), methods=["GET"]),
+        Route(f"{api}/derive/{{customer_id:path}}", guarded(derive), methods=["GET"]),
+        Route(f"{api}/compare", guarded(compare), methods=["POST"]),
+        Route(f"{api}/checkpoint", guarded(checkpoint), methods=["POST"]),
+        Route(f"{api}/checkpoints", guarded(checkpoints), methods=["GET"]),
+        Route(f"{api}/receipt/{{customer_id:path}}", guarded(receipt), methods=["GET"]),
+        Route(f"{api}/invoice-proof/{{customer_id:path}}", guarded(invoice_proof), methods=["GET"]),
+        Route(f"{api}/receipts", guarded(receipts), methods=["GET"]),
+        Route(f"{api}/receipts/{{receipt_id}}", guarded(receipt_document), methods=["GET"]),
+        Route(f"{api}/receipts/{{receipt_id}}/pdf", guarded(receipt_pdf_route), methods=["GET"]),
+        Route(f"{api}/customers", guarded(customers), methods=["GET"]),
+        Route(f"{api}/customers/{{customer_id:path}}", guarded(customer), methods=["GET"]),
+        Route(f"{api}/usage", guarded(usage), methods=["GET"]),
+        Route(f"{api}/gaps/{{customer_id:path}}", guarded(gaps), methods=["GET"]),
+        Route(f"{api}/webhooks", guarded(deliveries), methods=["GET"]),
+        Route(f"{api}/webhooks/{{event_id}}/retry", guarded(retry_delivery), methods=["POST"]),
+        Route("/api/v1/verify/{root}", guarded(verify, key=False), methods=["GET"]),
+        Route("/verify/{root}", guarded(verify_page, key=False), methods=["GET"]),
+        Route("/receipts/{receipt_id}", guarded(receipt_page, key=False), methods=["GET"]),
+        Route("/health", guarded(health, key=False), methods=["GET"]),
+        Route(
+            "/dashboard/auth/request-access", guarded(request_access, key=False), methods=["POST"]
+        ),
+        Route("/dashboard/auth/login", guarded(login, key=False), methods=["POST"]),
+        Route("/dashboard/api-keys", guarded(api_keys, key=False), methods=["POST"]),
+        Route("/dashboard/environments", guarded(environments, key=False), methods=["GET"]),
+        Route("/dashboard/customers", guarded(dashboard_customers, key=False), methods=["POST"]),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "INTERNAL_ERROR")
+        message = "No such route." if status == 404 else str(getattr(exc, "detail", "")) or code
+        return failure(LedgerError(status, code, message))
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

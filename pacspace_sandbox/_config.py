@@ -1,0 +1,51 @@
+"""Sandbox settings, one dataclass shared by the CLI, the pytest plugin and tests."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DEFAULT_DASHBOARD_USER", "SandboxConfig", "new_api_key"]
+
+DEFAULT_DASHBOARD_USER = ("you@example.com", "your-secure-password")
+"""The quick start's credentials, so its curl steps work verbatim."""
+
+
+def new_api_key(environment: str = "test") -> str:
+    """A fresh key in the documented ``pk_test_PUBLIC.SECRET`` form."""
+    return f"pk_{environment}_{secrets.token_hex(8)}.{secrets.token_hex(16)}"
+
+
+@dataclass
+class SandboxConfig:
+    api_keys: list[str] = field(default_factory=list)
+    verify_latency: float = 1.0
+    """Mean seconds from emit to verification."""
+    latency_jitter: float = 0.2
+    """Spread of the latency, as a fraction of it (0.2: ±20 %, uniform)."""
+    fail_rate: float = 0.0
+    db: str = ":memory:"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    dashboard_users: list[tuple[str, str]] = field(default_factory=lambda: [DEFAULT_DASHBOARD_USER])
+    rate_limit: float | None = None
+    """Requests per second per key before 429 (``None``: unlimited)."""
+    plan_limit: int | None = None
+    """Verified deltas per UTC month (the Free plan is 100; ``None``: unlimited)."""
+    seed: int | None = None
+    clock: Callable[[], float] = time.time
+    webhook_transport: Any = None
+    """An ``httpx`` transport for deliveries (tests deliver in-process with it)."""
+
+    def __post_init__(self) -> None:
+        if not self.api_keys:
+            self.api_keys = [new_api_key()]
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        if self.verify_latency < 0:
+            raise ValueError("verify_latency must be >= 0")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("webhook_url needs webhook_secret")

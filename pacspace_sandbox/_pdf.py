@@ -1,0 +1,50 @@
+"""Receipt PDFs, made with fpdf2 (a real document any reader opens)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fpdf import FPDF
+
+__all__ = ["receipt_pdf"]
+
+
+def _latin1(value: Any) -> str:
+    # The core PDF fonts cover Latin-1; anything else is shown as "?" rather than failing.
+    return str(value).encode("latin-1", "replace").decode("latin-1")
+
+
+def receipt_pdf(document: dict[str, Any]) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_title(_latin1(f"PacSpace receipt {document['receiptId']}"))
+    pdf.set_creator("PacSpace sandbox")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(0, 12, "PacSpace receipt", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 10)
+    pdf.set_text_color(90, 90, 90)
+    pdf.cell(0, 6, "Sandbox environment - not a production record", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_text_color(0, 0, 0)
+    rows = [
+        ("Receipt", document["receiptId"]),
+        ("Record", document["recordId"]),
+        ("Customer", document["customerId"]),
+        ("Amount", document["amount"]),
+        ("Reason", document["reason"]),
+        ("Reference", document.get("referenceId") or "-"),
+        ("Status", document["status"]),
+        ("Recorded at", document["createdAt"]),
+        ("Verified at", document.get("verifiedAt") or "-"),
+        ("Content hash", document["contentHash"]),
+        ("Proof hash", document.get("proofHash") or "-"),
+    ]
+    for label, value in rows:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(35, 7, _latin1(label))
+        pdf.set_font("Courier" if "hash" in label.lower() else "Helvetica", "", 9)
+        pdf.multi_cell(0, 7, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.set_font("Helvetica", "", 9)
+    pdf.multi_cell(0, 5, _latin1(f"Verify independently: {document['links']['permalink']}"))
+    return bytes(pdf.output())

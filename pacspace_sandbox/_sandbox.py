@@ -1,0 +1,95 @@
+"""``Sandbox``: a ledger and its ASGI app, usable in-process or served on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ._app import create_app
+from ._config import SandboxConfig
+from ._ledger import Ledger
+
+__all__ = ["IN_PROCESS_URL", "Sandbox", "SandboxServer"]
+
+IN_PROCESS_URL = "http://sandbox.pacspace.test"
+"""The base URL clients use with :meth:`Sandbox.transport` (no socket is opened)."""
+
+
+class Sandbox:
+    """A local PacSpace Balance API.
+
+    ``Sandbox()`` keeps everything in memory; keyword arguments are
+    :class:`SandboxConfig` fields (``verify_latency=0`` verifies at once, ``db=PATH``
+    persists). Use :meth:`transport` for in-process requests, or :meth:`serve` for a
+    loopback server.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, **settings: Any) -> None:
+        self.config = config if config is not None else SandboxConfig(**settings)
+        self.ledger = Ledger(self.config)
+        self.app = create_app(self.ledger)
+
+    def __repr__(self) -> str:
+        return f"Sandbox(db={self.config.db!r}, keys={len(self.config.api_keys)})"
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_keys[0]
+
+    def transport(self) -> httpx.ASGITransport:
+        """An httpx transport that serves requests in-process (base URL :data:`IN_PROCESS_URL`)."""
+        return httpx.ASGITransport(app=self.app)
+
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any
+    ) -> SandboxServer:
+        """A loopback server in a background thread; use it as a context manager."""
+        return SandboxServer(self, host, port, **uvicorn_options)
+
+    async def aclose(self) -> None:
+        await self.ledger.deliveries.aclose()
+
+    def close(self) -> None:
+        self.ledger.store.close()
+
+
+class SandboxServer:
+    """Uvicorn serving a sandbox from a background thread, for tests and benchmarks."""
+
+    def __init__(self, sandbox: Sandbox, host: str, port: int, **options: Any) -> None:
+        self.sandbox = sandbox
+        options.setdefault("log_level", "warning")
+        options.setdefault("lifespan", "off")
+        self._config = uvicorn.Config(sandbox.app, host=host, port=port, **options)
+        self._server = uvicorn.Server(self._config)
+        self._thread = threading.Thread(
+            target=self._server.run, name="pacspace-sandbox", daemon=True
+        )
+        self.url = ""
+
+    def __enter__(self) -> SandboxServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.01)
+        socket = self._server.servers[0].sockets[0]
+        host, port = socket.getsockname()[:2]
+        scheme = "https" if self._config.ssl_certfile else "http"
+        self.url = f"{scheme}://{host}:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
