@@ -53,6 +53,9 @@ def serve(args: argparse.Namespace) -> int:
     )
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after its graceful shutdown
     finally:
         sandbox.close()
+    print("Sandbox stopped.")
     return 0

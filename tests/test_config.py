@@ -18,8 +18,13 @@ def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_prefix_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PACSPACE_API_BASE_URL", raising=False)
     assert PacSpace.init("pk_test_a.b").base_url == "https://app.pacspace.io"
-    assert PacSpace("pk_test_a.b", sandbox_url="https://sb.example").base_url == "https://sb.example"
-    assert PacSpace("pk_live_a.b", production_url="https://prod.example").base_url == "https://prod.example"
+    assert (
+        PacSpace("pk_test_a.b", sandbox_url="https://sb.example").base_url == "https://sb.example"
+    )
+    assert (
+        PacSpace("pk_live_a.b", production_url="https://prod.example").base_url
+        == "https://prod.example"
+    )
     assert PacSpace("pk_live_a.b")._config.chain_id == 295
     assert PacSpace("pk_test_a.b")._config.chain_id == 296
     assert PacSpace("pk_test_a.b", chain_id=1)._config.chain_id == 1
@@ -27,4 +32,6 @@ def test_prefix_detection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_timeout_units() -> None:
     assert PacSpace("pk_test_a.b", timeout=5)._config.timeout.read == 5
-    assert PacSpace("pk_test_a.b", timeout=30_000)._config.timeout.read == 30  # the official client's ms
+    assert (
+        PacSpace("pk_test_a.b", timeout=30_000)._config.timeout.read == 30
+    )  # the official client's ms

@@ -33,10 +33,15 @@ async def test_retry_after_seconds_is_honoured_and_the_key_reused(
     assert 2.0 in no_sleep and 1.0 in no_sleep
 
 
-async def test_retry_after_http_date(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]) -> None:
+async def test_retry_after_http_date(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]
+) -> None:
     when = email.utils.formatdate(time.time() + 5, usegmt=True)
     route = mock_api.get("/api/v1/balance/usage")
-    route.side_effect = [httpx.Response(429, json={}, headers={"Retry-After": when}), httpx.Response(200, json=envelope({}))]
+    route.side_effect = [
+        httpx.Response(429, json={}, headers={"Retry-After": when}),
+        httpx.Response(200, json=envelope({})),
+    ]
     await pac.balance.usage()
     assert any(3.0 < s <= 5.0 for s in no_sleep)
 
@@ -45,13 +50,19 @@ async def test_backoff_without_retry_after_is_exponential_with_jitter(
     pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]
 ) -> None:
     route = mock_api.get("/api/v1/balance/usage")
-    route.side_effect = [httpx.Response(500, json={}), httpx.Response(502, json={}), httpx.Response(200, json=envelope({}))]
+    route.side_effect = [
+        httpx.Response(500, json={}),
+        httpx.Response(502, json={}),
+        httpx.Response(200, json=envelope({})),
+    ]
     await pac.balance.usage()
     assert route.call_count == 3
     assert 0.375 <= no_sleep[0] <= 0.625 and 0.75 <= no_sleep[1] <= 1.25
 
 
-async def test_gives_up_after_max_retries(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]) -> None:
+async def test_gives_up_after_max_retries(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]
+) -> None:
     route = mock_api.get("/api/v1/balance/usage").respond(500, json={})
     with pytest.raises(ps.PacSpaceError):
         await pac.balance.usage()
@@ -63,7 +74,9 @@ async def test_gives_up_after_max_retries(pac: PacSpace, mock_api: respx.MockRou
 
 
 @pytest.mark.parametrize("code", ["CADENCE_LIMIT", "PLAN_LIMIT_EXCEEDED"])
-async def test_limits_are_never_retried(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float], code: str) -> None:
+async def test_limits_are_never_retried(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float], code: str
+) -> None:
     route = mock_api.post("/api/v1/balance/delta").respond(
         429, json={"error": {"code": code, "message": "m", "retryAfterSeconds": 1}}
     )
@@ -73,22 +86,30 @@ async def test_limits_are_never_retried(pac: PacSpace, mock_api: respx.MockRoute
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 412])
-async def test_client_errors_are_not_retried(pac: PacSpace, mock_api: respx.MockRouter, status: int) -> None:
+async def test_client_errors_are_not_retried(
+    pac: PacSpace, mock_api: respx.MockRouter, status: int
+) -> None:
     route = mock_api.get("/api/v1/balance/usage").respond(status, json={})
     with pytest.raises(ps.PacSpaceError):
         await pac.balance.usage()
     assert route.call_count == 1
 
 
-async def test_a_long_retry_after_surfaces_instead_of_hanging(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]) -> None:
-    route = mock_api.get("/api/v1/balance/usage").respond(429, json={}, headers={"Retry-After": "3600"})
+async def test_a_long_retry_after_surfaces_instead_of_hanging(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]
+) -> None:
+    route = mock_api.get("/api/v1/balance/usage").respond(
+        429, json={}, headers={"Retry-After": "3600"}
+    )
     with pytest.raises(ps.RateLimitError) as caught:
         await pac.balance.usage()
     assert caught.value.retry_after == 3600 and route.call_count == 1
 
 
 @pytest.mark.parametrize("nested", [False, True])
-async def test_idempotency_pending_is_waited_out(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float], nested: bool) -> None:
+async def test_idempotency_pending_is_waited_out(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float], nested: bool
+) -> None:
     pending = {"code": "IDEMPOTENCY_PENDING", "retryAfterSeconds": 0.25}
     route = mock_api.post("/api/v1/balance/delta")
     route.side_effect = [
@@ -102,7 +123,9 @@ async def test_idempotency_pending_is_waited_out(pac: PacSpace, mock_api: respx.
     assert len({call.request.headers["idempotency-key"] for call in route.calls}) == 1
 
 
-async def test_connection_drop_is_retried_with_the_same_key(pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]) -> None:
+async def test_connection_drop_is_retried_with_the_same_key(
+    pac: PacSpace, mock_api: respx.MockRouter, no_sleep: list[float]
+) -> None:
     route = mock_api.post("/api/v1/balance/delta")
     route.side_effect = [httpx.RemoteProtocolError("dropped"), httpx.Response(200, json=OK)]
     await pac.balance.emit("c", 1, "r")

@@ -18,17 +18,55 @@ BAD: list[tuple[str, Any, str]] = [
     ("string nan delta", lambda p: p.balance.emit("c", "NaN", "r"), "delta"),
     ("bool delta", lambda p: p.balance.emit("c", True, "r"), "delta"),
     ("text delta", lambda p: p.balance.emit("c", "ten", "r"), "delta"),
-    ("metadata not json", lambda p: p.balance.emit("c", 1, "r", metadata={"x": {1, 2}}), "metadata"),
+    (
+        "metadata not json",
+        lambda p: p.balance.emit("c", 1, "r", metadata={"x": {1, 2}}),
+        "metadata",
+    ),
     ("metadata not a dict", lambda p: p.balance.emit("c", 1, "r", {"metadata": [1]}), "metadata"),
-    ("unknown option", lambda p: p.balance.emit("c", 1, "r", {"referenceID": "typo"}), "referenceID"),
-    ("conflicting option", lambda p: p.balance.emit("c", 1, "r", {"referenceId": "a"}, reference_id="b"), "referenceId"),
+    (
+        "unknown option",
+        lambda p: p.balance.emit("c", 1, "r", {"referenceID": "typo"}),
+        "referenceID",
+    ),
+    (
+        "conflicting option",
+        lambda p: p.balance.emit("c", 1, "r", {"referenceId": "a"}, reference_id="b"),
+        "referenceId",
+    ),
     ("bad period", lambda p: p.balance.derive("c", {"period": "2026-13"}), "period"),
     ("bad period form", lambda p: p.balance.derive_for_period("c", "May 2026"), "period"),
-    ("bad date", lambda p: p.balance.derive("c", {"timePreset": "custom", "startDate": "yesterday", "endDate": "2026-05-01"}), "startDate"),
-    ("checkpoint with period", lambda p: p.balance.derive("c", {"startingCheckpoint": "cp", "period": "2026-05"}), "startingCheckpoint"),
-    ("period with preset", lambda p: p.balance.derive("c", {"period": "2026-05", "timePreset": "current_month"}), "period"),
-    ("dates with preset", lambda p: p.balance.compare("c", {"yours": 1, "theirs": 1}, {"timePreset": "current_month", "startDate": "2026-05-01", "endDate": "2026-06-01"}), "timePreset"),
-    ("custom without dates", lambda p: p.balance.derive("c", {"timePreset": "custom"}), "timePreset"),
+    (
+        "bad date",
+        lambda p: p.balance.derive(
+            "c", {"timePreset": "custom", "startDate": "yesterday", "endDate": "2026-05-01"}
+        ),
+        "startDate",
+    ),
+    (
+        "checkpoint with period",
+        lambda p: p.balance.derive("c", {"startingCheckpoint": "cp", "period": "2026-05"}),
+        "startingCheckpoint",
+    ),
+    (
+        "period with preset",
+        lambda p: p.balance.derive("c", {"period": "2026-05", "timePreset": "current_month"}),
+        "period",
+    ),
+    (
+        "dates with preset",
+        lambda p: p.balance.compare(
+            "c",
+            {"yours": 1, "theirs": 1},
+            {"timePreset": "current_month", "startDate": "2026-05-01", "endDate": "2026-06-01"},
+        ),
+        "timePreset",
+    ),
+    (
+        "custom without dates",
+        lambda p: p.balance.derive("c", {"timePreset": "custom"}),
+        "timePreset",
+    ),
     ("lonely start", lambda p: p.balance.derive("c", {"startDate": "2026-05-01"}), "endDate"),
     ("months < 1", lambda p: p.balance.derive_months_back("c", 0), "months"),
     ("days < 1", lambda p: p.balance.derive_days_back("c", -2), "days"),
@@ -42,7 +80,9 @@ BAD: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize(("name", "call", "field"), BAD, ids=[b[0] for b in BAD])
-async def test_refused_before_sending(pac: PacSpace, mock_api: respx.MockRouter, name: str, call: Any, field: str) -> None:
+async def test_refused_before_sending(
+    pac: PacSpace, mock_api: respx.MockRouter, name: str, call: Any, field: str
+) -> None:
     route = mock_api.route().respond(200, json={"success": True, "data": {}})
     with pytest.raises(ps.ValidationError) as caught:
         await call(pac)
