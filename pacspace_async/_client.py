@@ -34,6 +34,10 @@ class PacSpace:
     (an int of 1000 or more is read as the official client's milliseconds).
     """
 
+    balance: Balance
+    customers: Customers
+    webhooks: Webhooks | None
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -67,9 +71,7 @@ class PacSpace:
         )
         self.customers = Customers(self._transport, dashboard_token)
         secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
-        self.webhooks: Webhooks | None = (
-            Webhooks(secret, on_event=self._on_webhook) if secret else None
-        )
+        self.webhooks = Webhooks(secret, on_event=self._on_webhook) if secret else None
 
     @classmethod
     def init(cls, api_key: str | None = None, **options: Any) -> PacSpace:

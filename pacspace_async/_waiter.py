@@ -154,6 +154,11 @@ class Waiter:
         """
         if not status.is_terminal:
             return False
+        loop = self._task.get_loop() if self._task is not None else None
+        if loop is not None and _running_loop() is not loop:
+            # Called from another thread (a web server's, under the sync facade): hand over.
+            loop.call_soon_threadsafe(self.resolve, record_id, status)
+            return record_id in self._watches
         self._remember(record_id, status)
         watch = self._watches.get(record_id)
         if watch is None:
@@ -287,6 +292,13 @@ class Waiter:
         self._recent.move_to_end(record_id)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _server_latency(status: RecordStatus) -> float | None:

@@ -91,6 +91,8 @@ def emit_body(
 class Balance:
     """The Balance API. Reached as ``pac.balance``."""
 
+    receipts: Receipts
+
     def __init__(self, transport: Transport, waiter: Waiter) -> None:
         self._transport = transport
         self._waiter = waiter

@@ -1,0 +1,64 @@
+"""What a generated sync client stands on: one async client, run on the loop thread.
+
+A :class:`Runtime` owns the ``pacspace_async.PacSpace`` behind one sync client. It builds
+it from the constructor's arguments, rebuilds it in a forked child (whose connections
+would otherwise be the parent's), runs each call on the shared loop thread, and closes it
+on ``close()``, on garbage collection (``weakref.finalize``) or at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from pacspace_async import PacSpace as AsyncPacSpace
+from pacspace_async import PacSpaceError
+
+from ._loop import loop_thread
+
+__all__ = ["Runtime"]
+
+T = TypeVar("T")
+
+
+class Runtime:
+    def __init__(self, factory: Callable[[], AsyncPacSpace]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._generation = loop_thread.acquire()
+        self._client: AsyncPacSpace | None = factory()
+        self.closed = False
+
+    def client(self) -> AsyncPacSpace:
+        """The async client of this process (rebuilt once after a fork)."""
+        client = self._client
+        if client is None:
+            raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED")
+        if self._generation != loop_thread.generation:
+            with self._lock:
+                if self._generation != loop_thread.generation:
+                    self._generation = loop_thread.acquire()
+                    self._client = client = self._factory()
+                else:
+                    client = self._client
+        if client is None:
+            raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED")
+        return client
+
+    def run(self, call: Callable[[AsyncPacSpace], Coroutine[Any, Any, T]]) -> T:
+        """Run one async call on the loop thread and return its result."""
+        return loop_thread.run(call(self.client()))
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            if client is None:
+                return
+            self.closed = True
+            generation = self._generation
+        try:
+            if generation == loop_thread.generation:
+                loop_thread.run(client.aclose())
+        finally:
+            loop_thread.release(generation)

@@ -1,0 +1,237 @@
+"""The generated sync facade: staleness, parity, and life on the loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+import pacspace_async
+import pacspace_sync
+from pacspace_sandbox import Sandbox, SandboxServer
+from pacspace_sync import _codegen
+from pacspace_sync._loop import loop_thread
+
+KEY = "pk_test_PUBLIC.SECRET"
+
+
+def envelope(data: object) -> dict[str, object]:
+    return {"success": True, "data": data}
+
+
+def slow_client(delay: float = 0.1) -> pacspace_sync.PacSpace:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(delay)
+        return httpx.Response(200, json=envelope({"used": 1}))
+
+    return pacspace_sync.PacSpace(
+        KEY,
+        base_url="https://api.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+
+
+def loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "pacspace-sync-loop"]
+
+
+def test_generated_file_is_fresh() -> None:
+    assert _codegen.OUTPUT.read_text() == _codegen.render(), "run: python -m pacspace_sync._codegen"
+
+
+def _public(cls: type) -> dict[str, Any]:
+    return {n: m for n, m in inspect.getmembers(cls) if not n.startswith("_") and callable(m)}
+
+
+@pytest.mark.parametrize("name", ["PacSpace", "Balance", "Receipts", "Customers"])
+def test_every_async_method_has_a_sync_twin_with_identical_parameters(name: str) -> None:
+    async_cls = getattr(pacspace_async._client, name, None) or getattr(
+        pacspace_async.resources, name
+    )
+    sync_cls = getattr(pacspace_sync, name)
+    async_methods = {n: m for n, m in _public(async_cls).items() if n != "aclose"}
+    sync_methods = _public(sync_cls)
+    assert set(async_methods) <= set(sync_methods)
+    for method, func in async_methods.items():
+        ours, theirs = inspect.signature(sync_methods[method]), inspect.signature(func)
+        assert list(ours.parameters.values()) == list(theirs.parameters.values()), method
+        assert ours.return_annotation == theirs.return_annotation, method
+        assert inspect.iscoroutinefunction(sync_methods[method]) is False
+
+
+def test_errors_models_and_webhooks_are_the_same_objects() -> None:
+    assert pacspace_sync.PacSpaceError is pacspace_async.PacSpaceError
+    assert pacspace_sync.TimeoutError is pacspace_async.TimeoutError
+    assert pacspace_sync.Webhooks is pacspace_async.Webhooks
+    assert pacspace_sync.types is pacspace_async.types
+
+
+def test_one_client_shared_by_threads_runs_calls_concurrently() -> None:
+    pac = slow_client(0.2)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            assert pac.balance.usage().used == 1
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    pac.close()
+    assert not errors
+    assert elapsed < 8 * 0.2 / 2  # overlapped, not one after another
+
+
+def test_works_inside_a_running_event_loop() -> None:
+    pac = slow_client(0.0)
+
+    async def notebook_cell() -> int | None:
+        return pac.balance.usage().used
+
+    assert asyncio.run(notebook_cell()) == 1
+    pac.close()
+
+
+def test_calling_in_from_the_loop_thread_is_an_error_not_a_deadlock() -> None:
+    holder: dict[str, pacspace_sync.PacSpace] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        holder["pac"].balance.customers()  # runs on the loop thread
+        return httpx.Response(200, json=envelope({}))
+
+    pac = pacspace_sync.PacSpace(
+        KEY,
+        base_url="https://api.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+    holder["pac"] = pac
+    with pytest.raises(RuntimeError, match="deadlock"):
+        pac.balance.usage()
+    pac.close()
+
+
+def test_no_thread_or_client_left_after_close_or_garbage_collection() -> None:
+    pac = slow_client(0.0)
+    pac.balance.usage()
+    assert loop_threads()
+    pac.close()
+    assert not loop_threads()
+    pac = slow_client(0.0)
+    pac.balance.usage()
+    runtime = pac._runtime
+    del pac
+    gc.collect()
+    assert runtime.closed and not loop_threads()
+
+
+def test_cpu_only_helpers_do_not_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    pac = pacspace_sync.PacSpace(KEY, base_url="https://api.test", webhook_secret="whsec")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("hopped to the loop")
+
+    monkeypatch.setattr(loop_thread, "run", refuse)
+    assert pac.balance.receipts.from_url("https://x/receipts/rcpt_1") == "rcpt_1"
+    assert "rcpt_1" in pac.balance.receipts.email_body({"receiptId": "rcpt_1"})
+    assert pac.webhooks is not None
+    headers, body = pac.webhooks.sign({"event": "delta.verified", "data": {}})
+    assert pac.webhooks.verify_from_headers(headers, body).event == "delta.verified"
+    monkeypatch.undo()
+    pac.close()
+
+
+def test_a_timed_out_wait_leaves_nothing_running(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
+    pacspace_sandbox.config.verify_latency = 60
+    with pacspace_sync.PacSpace(pacspace_sandbox.api_key, base_url=pacspace_server.url) as pac:
+        with pytest.raises(pacspace_sync.TimeoutError):
+            pac.balance.emit_and_wait("c", 1, "r", timeout=0.3)
+        assert pac._runtime.client().balance._waiter.pending == 0
+
+
+def run_script(
+    code: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+
+
+def test_fork_gives_the_child_a_fresh_loop_and_the_parent_keeps_working(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
+    script = f"""
+        import os
+        from pacspace_sync import PacSpace
+        pac = PacSpace({pacspace_sandbox.api_key!r}, base_url={pacspace_server.url!r})
+        pac.balance.emit("parent", 1, "before fork")
+        pid = os.fork()
+        if pid == 0:
+            pac.balance.emit("child", 1, "in child")
+            os._exit(0 if pac.balance.derive("child").count is not None else 1)
+        _, status = os.waitpid(pid, 0)
+        pac.balance.emit("parent", 1, "after fork")
+        print("child", os.waitstatus_to_exitcode(status))
+        pac.close()
+    """
+    process = run_script(script)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "child 0" in out
+    store = pacspace_sandbox.ledger.store
+    assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'child'") == 1
+    assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'parent'") == 2
+
+
+def test_ctrl_c_interrupts_a_long_wait_quickly(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
+    pacspace_sandbox.config.verify_latency = 120
+    script = f"""
+        import sys, time
+        from pacspace_sync import PacSpace
+        pac = PacSpace({pacspace_sandbox.api_key!r}, base_url={pacspace_server.url!r})
+        record = pac.balance.emit("c", 1, "r")
+        print("waiting", flush=True)
+        try:
+            pac.balance.wait_for_verified(record.record_id, timeout=100)
+        except KeyboardInterrupt:
+            print("interrupted", time.monotonic(), flush=True)
+            time.sleep(0.3)
+            print("pending", pac._runtime.client().balance._waiter.pending, flush=True)
+            sys.exit(0)
+    """
+    process = run_script(script)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "waiting"
+    time.sleep(0.5)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert float(lines["interrupted"]) - sent < 0.5
+    assert lines["pending"] == "0"
