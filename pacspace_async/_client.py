@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -54,6 +56,7 @@ class PacSpace:
         http_backend: str = "httpx",
         dashboard_token: str | None = None,
         max_status_requests: int = 32,
+        submission: Mapping[str, Any] | None = None,
     ) -> None:
         self._config = ClientConfig.resolve(
             api_key,
@@ -67,8 +70,14 @@ class PacSpace:
         )
         self._transport = Transport(self._config, http_client, http_backend=http_backend)
         self.balance = Balance(
-            self._transport, Waiter(self._status, max_in_flight=max_status_requests)
+            self._transport,
+            Waiter(self._status, max_in_flight=max_status_requests),
+            submission,
+            exit_transport=lambda: Transport(self._config, http_backend=http_backend),
         )
+        # The loop this client lives on, when built inside one: the summary scheduler
+        # starts there even when asked from another thread (the sync facade's callers).
+        self.balance._summaries.home_loop = _running_loop()
         self.customers = Customers(self._transport, dashboard_token)
         secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
         self.webhooks = Webhooks(secret, on_event=self._on_webhook) if secret else None
@@ -109,7 +118,9 @@ class PacSpace:
     # -- lifecycle ------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Stop the waiter and release connections (an ``http_client`` you passed stays open)."""
+        """Flush queued summaries (``autoFlushOnShutdown``), stop the waiter, and release
+        connections (an ``http_client`` you passed stays open)."""
+        await self.balance._summaries.aclose()
         await self.balance._waiter.aclose()
         await self._transport.aclose()
 
@@ -138,3 +149,10 @@ class PacSpace:
         self.balance._waiter.resolve(
             record_id, RecordStatus.model_validate({**event.data, "status": status})
         )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import httpx
 import weakref
+from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import datetime
 from pacspace_async import PacSpace as _AsyncPacSpace
@@ -16,6 +17,7 @@ from pacspace_async import Webhooks
 from pacspace_async._options import Amount
 from pacspace_async._options import RequestOverrides
 from pacspace_async.resources._common import WaitOverrides
+from pacspace_async.summaries import Meter
 from pacspace_async.types import APIModel
 from pacspace_async.types import Checkpoint
 from pacspace_async.types import CheckpointList
@@ -25,7 +27,10 @@ from pacspace_async.types import CustomerList
 from pacspace_async.types import DashboardCustomer
 from pacspace_async.types import DerivedBalance
 from pacspace_async.types import EmitResult
+from pacspace_async.types import FlushResult
 from pacspace_async.types import Gaps
+from pacspace_async.types import QueueState
+from pacspace_async.types import QueuedSummary
 from pacspace_async.types import Receipt
 from pacspace_async.types import ReceiptDocument
 from pacspace_async.types import RecordStatus
@@ -90,6 +95,55 @@ class Balance:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self.receipts = Receipts(self._runtime)
+
+    def queue_summary(self, summary: Mapping[str, Any]) -> QueuedSummary:
+        """Queue one usage summary for the next flush (no I/O but an outbox commit).
+
+        ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
+        ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
+        covers the current UTC window of the profile's cadence (the UTC day for
+        ``daily``); a later summary for the same customer and window replaces it.
+        """
+        c = self._runtime.client()
+        return c.balance.queue_summary(summary)
+
+    def queue_summaries(self, summaries: Iterable[Mapping[str, Any]]) -> builtins.list[QueuedSummary]:
+        """Queue several summaries; see :meth:`queue_summary`."""
+        c = self._runtime.client()
+        return c.balance.queue_summaries(summaries)
+
+    def flush_summaries(self, options: Mapping[str, Any] | None = None, *, max_items: int | None = None) -> FlushResult:
+        """Send queued summaries now, in batches, paced; returns ``accepted``/``failed`` and more.
+
+        Summaries the server refuses stay queued with their reason for the next flush.
+        """
+        return self._runtime.run(lambda c: c.balance.flush_summaries(options, max_items=max_items))
+
+    def get_summary_queue_state(self) -> QueueState:
+        """Profile, cadence, how many summaries wait, and whether the scheduler runs."""
+        c = self._runtime.client()
+        return c.balance.get_summary_queue_state()
+
+    def start_summary_scheduler(self) -> None:
+        """Flush on the profile's cadence from a task on the client's event loop."""
+        c = self._runtime.client()
+        return c.balance.start_summary_scheduler()
+
+    def stop_summary_scheduler(self) -> None:
+        """Stop scheduled flushes (queued summaries stay queued)."""
+        c = self._runtime.client()
+        return c.balance.stop_summary_scheduler()
+
+    def shutdown_summary_scheduler(self) -> FlushResult | None:
+        """Stop the scheduler and flush what is queued, bounded in time."""
+        return self._runtime.run(lambda c: c.balance.shutdown_summary_scheduler())
+
+    def meter(self, window: str = '1d', reason: str = 'usage') -> Meter:
+        """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,
+        reason and UTC window with no I/O; closed windows become queued summaries.
+        """
+        c = self._runtime.client()
+        return c.balance.meter(window, reason)
 
     def emit(self, customer_id: str, delta: Amount, reason: str, options: Mapping[str, Any] | None = None, *, reference_id: str | None = None, metadata: Mapping[str, Any] | None = None, adjusts: Mapping[str, Any] | str | None = None, **request: Unpack[RequestOverrides]) -> EmitResult:
         """Record one delta for a customer; returns at once with ``recordId`` and ``status``.
@@ -199,8 +253,8 @@ class Balance:
 class PacSpace:
     """Blocking twin of ``pacspace_async``'s ``PacSpace``: calls run on the shared loop thread."""
 
-    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, sandbox_url: str | None = None, production_url: str | None = None, timeout: float | httpx.Timeout | None = None, max_retries: int = 2, chain_id: int | None = None, credit_pool_id: int | None = None, webhook_secret: str | list[str] | None = None, http_client: httpx.AsyncClient | None = None, http_backend: str = 'httpx', dashboard_token: str | None = None, max_status_requests: int = 32) -> None:
-        self._runtime = Runtime(lambda: _AsyncPacSpace(api_key, base_url=base_url, sandbox_url=sandbox_url, production_url=production_url, timeout=timeout, max_retries=max_retries, chain_id=chain_id, credit_pool_id=credit_pool_id, webhook_secret=webhook_secret, http_client=http_client, http_backend=http_backend, dashboard_token=dashboard_token, max_status_requests=max_status_requests))
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, sandbox_url: str | None = None, production_url: str | None = None, timeout: float | httpx.Timeout | None = None, max_retries: int = 2, chain_id: int | None = None, credit_pool_id: int | None = None, webhook_secret: str | list[str] | None = None, http_client: httpx.AsyncClient | None = None, http_backend: str = 'httpx', dashboard_token: str | None = None, max_status_requests: int = 32, submission: Mapping[str, Any] | None = None) -> None:
+        self._runtime = Runtime(lambda: _AsyncPacSpace(api_key, base_url=base_url, sandbox_url=sandbox_url, production_url=production_url, timeout=timeout, max_retries=max_retries, chain_id=chain_id, credit_pool_id=credit_pool_id, webhook_secret=webhook_secret, http_client=http_client, http_backend=http_backend, dashboard_token=dashboard_token, max_status_requests=max_status_requests, submission=submission))
         self._finalizer = weakref.finalize(self, self._runtime.close)
         self.balance = Balance(self._runtime)
         self.customers = Customers(self._runtime)

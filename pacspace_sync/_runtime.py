@@ -27,8 +27,16 @@ class Runtime:
         self._factory = factory
         self._lock = threading.Lock()
         self._generation = loop_thread.acquire()
-        self._client: AsyncPacSpace | None = factory()
+        self._client: AsyncPacSpace | None = self._build()
         self.closed = False
+
+    def _build(self) -> AsyncPacSpace:
+        """Build the async client on the loop thread, so it knows its loop from the start."""
+
+        async def build() -> AsyncPacSpace:
+            return self._factory()
+
+        return loop_thread.run(build())
 
     def client(self) -> AsyncPacSpace:
         """The async client of this process (rebuilt once after a fork)."""
@@ -39,7 +47,7 @@ class Runtime:
             with self._lock:
                 if self._generation != loop_thread.generation:
                     self._generation = loop_thread.acquire()
-                    self._client = client = self._factory()
+                    self._client = client = self._build()
                 else:
                     client = self._client
         if client is None:

@@ -8,8 +8,9 @@ waiting in the waiter.
 
 from __future__ import annotations
 
+import builtins
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,8 +22,10 @@ from .._errors import ValidationError
 from .._options import Amount, RequestOptions, RequestOverrides
 from .._transport import Transport, query, segment
 from .._waiter import Waiter
+from ..summaries import Meter, SubmissionOptions, SummaryQueue
 from ..types import (
     APIModel,
+    BatchResult,
     Checkpoint,
     CheckpointList,
     CompareReport,
@@ -30,7 +33,10 @@ from ..types import (
     CustomerList,
     DerivedBalance,
     EmitResult,
+    FlushResult,
     Gaps,
+    QueuedSummary,
+    QueueState,
     Receipt,
     RecordStatus,
     Usage,
@@ -93,10 +99,84 @@ class Balance:
 
     receipts: Receipts
 
-    def __init__(self, transport: Transport, waiter: Waiter) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        waiter: Waiter,
+        submission: Mapping[str, Any] | None = None,
+        exit_transport: Callable[[], Transport] | None = None,
+    ) -> None:
         self._transport = transport
         self._waiter = waiter
         self.receipts = Receipts(transport)
+
+        def exit_submit() -> tuple[Any, Callable[[], Awaitable[None]]]:
+            assert exit_transport is not None
+            fresh = exit_transport()
+            return (lambda deltas, key: _submit_batch(fresh, deltas, key)), fresh.aclose
+
+        self._summaries = SummaryQueue(
+            SubmissionOptions(submission),
+            lambda deltas, key: _submit_batch(self._transport, deltas, key),
+            exit_submit=exit_submit if exit_transport is not None else None,
+        )
+
+    # -- summaries ----------------------------------------------------------------------
+
+    def queue_summary(self, summary: Mapping[str, Any]) -> QueuedSummary:
+        """Queue one usage summary for the next flush (no I/O but an outbox commit).
+
+        ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
+        ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
+        covers the current UTC window of the profile's cadence (the UTC day for
+        ``daily``); a later summary for the same customer and window replaces it.
+        """
+        return self._summaries.queue(summary)
+
+    def queue_summaries(
+        self, summaries: Iterable[Mapping[str, Any]]
+    ) -> builtins.list[QueuedSummary]:
+        """Queue several summaries; see :meth:`queue_summary`."""
+        return [self._summaries.queue(summary) for summary in summaries]
+
+    async def flush_summaries(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        max_items: int | None = None,
+    ) -> FlushResult:
+        """Send queued summaries now, in batches, paced; returns ``accepted``/``failed`` and more.
+
+        Summaries the server refuses stay queued with their reason for the next flush.
+        """
+        merged = opt.merge(options, frozenset({"max_items"}), {"max_items": max_items})
+        limit = merged.get("max_items")
+        return await self._summaries.flush(
+            None if limit is None else opt.non_negative_int(limit, "maxItems")
+        )
+
+    def get_summary_queue_state(self) -> QueueState:
+        """Profile, cadence, how many summaries wait, and whether the scheduler runs."""
+        return self._summaries.state()
+
+    def start_summary_scheduler(self) -> None:
+        """Flush on the profile's cadence from a task on the client's event loop."""
+        self._summaries.start()
+
+    def stop_summary_scheduler(self) -> None:
+        """Stop scheduled flushes (queued summaries stay queued)."""
+        self._summaries.stop()
+
+    async def shutdown_summary_scheduler(self) -> FlushResult | None:
+        """Stop the scheduler and flush what is queued, bounded in time."""
+        return await self._summaries.shutdown()
+
+    def meter(self, window: str = "1d", reason: str = "usage") -> Meter:
+        """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,
+        reason and UTC window with no I/O; closed windows become queued summaries."""
+        meter = Meter(self._summaries, window=window, reason=reason)
+        self._summaries.add_meter(meter)
+        return meter
 
     # -- recording ----------------------------------------------------------------
 
@@ -657,6 +737,18 @@ class Balance:
         return APIModel.from_answer(
             await self._transport.request("POST", path, body={}, options=ro)
         )
+
+
+async def _submit_batch(
+    transport: Transport, deltas: builtins.list[dict[str, Any]], key: str
+) -> BatchResult:
+    data = await transport.request(
+        "POST",
+        "/api/v1/balance/delta/batch",
+        body={"deltas": deltas},
+        options=RequestOptions(idempotency_key=key),
+    )
+    return BatchResult.from_answer(data)
 
 
 def _wait_settings(

@@ -30,6 +30,7 @@ from ._records import (
     WebhookDelivery,
     WebhookDeliveryList,
 )
+from ._summaries import FlushFailure, FlushResult, QueuedSummary, QueueState
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -47,8 +48,12 @@ __all__ = [
     "DiscrepancyReport",
     "DiscrepancyWindow",
     "EmitResult",
+    "FlushFailure",
+    "FlushResult",
     "Gaps",
     "Pagination",
+    "QueueState",
+    "QueuedSummary",
     "Receipt",
     "ReceiptDocument",
     "ReceiptLinks",

@@ -1,0 +1,141 @@
+"""One summary: validation, its window, its key and its ``referenceId``.
+
+A summary is ``customerId``, ``delta`` (exact, finite, non-zero), optional ``reason``,
+``referenceId``, ``metadata``, ``windowStart``/``windowEnd`` (ISO-8601, both or neither).
+
+Without a window, a summary covers the current window of the profile's cadence, aligned
+to UTC: the UTC day for ``daily``, the 6-hour block (00, 06, 12, 18 h) for ``sub_daily``,
+and the current UTC second for ``immediate``. Summaries are keyed by customer and window;
+a later one for the same key replaces the earlier one (it is the window's running total).
+
+Without a ``referenceId``, one is derived exactly as the official client derives it
+(``sum_`` + the first 48 hex digits of SHA-256 over the canonical JSON of customer,
+delta, window), so a summary queued by either client is recorded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from .. import _options as opt
+from .._errors import ValidationError
+
+__all__ = ["INVALID", "iso", "normalize", "window_for"]
+
+INVALID = "INVALID_SUMMARY"
+_FIELDS = frozenset(
+    {"customerId", "delta", "reason", "referenceId", "metadata", "windowStart", "windowEnd"}
+)
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field} {message}", 0, INVALID, field=field)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _instant(value: Any, field: str) -> str:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise _invalid(field, f"must be an ISO-8601 timestamp, not {value!r}") from None
+    else:
+        raise _invalid(field, f"must be an ISO-8601 timestamp, not {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return iso(moment)
+
+
+def window_for(now: float, cadence_ms: int) -> tuple[str, str]:
+    """The UTC-aligned window of ``cadence_ms`` containing ``now`` (1 s when 0)."""
+    size = max(cadence_ms, 1000) / 1000
+    start = math.floor(now / size) * size
+    return (
+        iso(datetime.fromtimestamp(start, timezone.utc)),
+        iso(datetime.fromtimestamp(start + size, timezone.utc)),
+    )
+
+
+def reference_id(customer_id: str, delta: Decimal, start: str, end: str) -> str:
+    canonical = json.dumps(
+        {"customerId": customer_id, "delta": float(delta), "windowStart": start, "windowEnd": end},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "sum_" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:48]
+
+
+def normalize(
+    summary: Mapping[str, Any], *, default_reason: str, cadence_ms: int, now: float
+) -> dict[str, Any]:
+    """A validated summary, ready to queue (wire names), or a ``ValidationError``."""
+    if not isinstance(summary, Mapping):
+        raise _invalid("summary", "must be a dict")
+    unknown = set(summary) - _FIELDS
+    if unknown:
+        raise _invalid(sorted(unknown)[0], "is not a summary field")
+    customer = summary.get("customerId")
+    if not isinstance(customer, str) or not customer.strip():
+        raise _invalid("customerId", "is required and must be a non-empty string")
+    customer = customer.strip()
+    try:
+        delta = opt.amount(summary.get("delta"), "delta")
+    except ValidationError as exc:
+        raise _invalid("delta", f"must be a finite number ({exc.message})") from None
+    if delta == 0:
+        raise _invalid("delta", "must not be zero")
+    has_start, has_end = (
+        summary.get("windowStart") is not None,
+        summary.get("windowEnd") is not None,
+    )
+    if has_start != has_end:
+        raise _invalid("windowEnd" if has_start else "windowStart", "must be given with the other")
+    if has_start:
+        start = _instant(summary["windowStart"], "windowStart")
+        end = _instant(summary["windowEnd"], "windowEnd")
+        if _parse(end) <= _parse(start):
+            raise _invalid("windowEnd", "must be later than windowStart")
+    else:
+        start, end = window_for(now, cadence_ms)
+    reason = summary.get("reason") or default_reason
+    if not isinstance(reason, str):
+        raise _invalid("reason", "must be a string")
+    metadata = summary.get("metadata") or {}
+    try:
+        metadata = opt.json_object(metadata, "metadata")
+    except ValidationError as exc:
+        raise _invalid("metadata", exc.message) from None
+    ref = summary.get("referenceId")
+    if ref is not None and (not isinstance(ref, str) or not ref.strip()):
+        raise _invalid("referenceId", "must be a non-empty string")
+    return {
+        "customerId": customer,
+        "delta": delta,
+        "reason": reason,
+        "referenceId": ref.strip()
+        if isinstance(ref, str)
+        else reference_id(customer, delta, start, end),
+        "windowStart": start,
+        "windowEnd": end,
+        "metadata": metadata,
+        "queuedAt": iso(datetime.fromtimestamp(now, timezone.utc)),
+        "key": f"{customer}|{start}|{end}",
+    }
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,57 @@
+"""Answers of the client-side summary queue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ._base import APIModel
+
+__all__ = ["FlushFailure", "FlushResult", "QueueState", "QueuedSummary"]
+
+
+class QueuedSummary(APIModel):
+    """A summary as queued: validated, windowed, with its ``referenceId``."""
+
+    customer_id: str
+    delta: Decimal
+    reason: str
+    reference_id: str
+    window_start: str
+    window_end: str
+    metadata: dict[str, object] = {}
+    queued_at: str
+    key: str
+
+
+class FlushFailure(APIModel):
+    customer_id: str
+    reference_id: str | None = None
+    error: str
+
+
+class FlushResult(APIModel):
+    """What one flush did. ``accepted``/``failed`` are the seeds'; the rest the official client's."""
+
+    profile: str
+    started_at: str
+    finished_at: str
+    attempted: int = 0
+    submitted: int = 0
+    accepted: int = 0
+    failed: int = 0
+    replayed: int = 0
+    request_count: int = 0
+    queued_after_flush: int = 0
+    failures: list[FlushFailure] = []
+
+
+class QueueState(APIModel):
+    profile: str
+    cadence_ms: int
+    enterprise: bool
+    queued_count: int
+    is_running: bool
+    next_flush_at: str | None = None
+    max_queued: int
+    dropped: int = 0
+    outbox: str | None = None

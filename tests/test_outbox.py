@@ -1,0 +1,173 @@
+"""The durable outbox: nothing queued is lost, nothing is recorded twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pacspace_async import PacSpace
+from pacspace_sandbox import Sandbox, SandboxConfig, SandboxServer
+
+
+@pytest.fixture
+def pacspace_sandbox_config() -> SandboxConfig:
+    return SandboxConfig(verify_latency=0.0)
+
+
+def outbox_rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0])
+
+
+def recorded(sandbox: Sandbox) -> tuple[int, int]:
+    store = sandbox.ledger.store
+    return (
+        int(store.scalar("SELECT COUNT(*) FROM deltas")),
+        int(store.scalar("SELECT COUNT(DISTINCT reference_id) FROM deltas")),
+    )
+
+
+def script(url: str, key: str, outbox: Path, body: str) -> list[str]:
+    code = f"""
+        import asyncio, sys
+        from pacspace_async import PacSpace
+        SUBMISSION = {{"outbox": {str(outbox)!r}, "maxDeltasPerRequest": 5, "maxRequestsPerMinute": 600,
+                       "autoStart": False, "autoFlushOnShutdown": False}}
+        async def main():
+            pac = PacSpace({key!r}, base_url={url!r}, submission=SUBMISSION)
+{textwrap.indent(textwrap.dedent(body), " " * 12)}
+        asyncio.run(main())
+    """
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def test_queued_summaries_are_on_disk_before_queue_summary_returns(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False},
+    )
+    pac.balance.queue_summary({"customerId": "c", "delta": 1})
+    assert outbox_rows(outbox) == 1  # read by another connection: committed
+    again = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False},
+    )
+    assert again.balance.get_summary_queue_state().queued_count == 1
+    assert again.balance.get_summary_queue_state().outbox == str(outbox)
+
+
+def test_sigkill_in_the_middle_of_a_flush_loses_nothing_and_doubles_nothing(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    total = 200
+    queue = script(
+        pacspace_server.url,
+        pacspace_sandbox.api_key,
+        outbox,
+        f"""
+        for i in range({total}):
+            pac.balance.queue_summary({{"customerId": f"cust_{{i}}", "delta": -i - 1}})
+        print("queued", flush=True)
+        await pac.balance.flush_summaries()
+        print("flushed", flush=True)
+    """,
+    )
+    process = subprocess.Popen(queue, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "queued"
+    deadline = time.monotonic() + 30
+    while recorded(pacspace_sandbox)[0] < 40 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    sent_before, _ = recorded(pacspace_sandbox)
+    assert 0 < sent_before < total, "the kill must land mid-flush"
+    waiting = outbox_rows(outbox)
+    assert 0 < waiting <= total - sent_before + 5
+
+    resume = script(
+        pacspace_server.url,
+        pacspace_sandbox.api_key,
+        outbox,
+        """
+        result = await pac.balance.flush_summaries()
+        print(result.accepted, result.replayed, result.queued_after_flush, flush=True)
+    """,
+    )
+    done = subprocess.run(resume, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    accepted, replayed, left = map(int, done.stdout.split())
+    assert accepted == waiting and left == 0 and outbox_rows(outbox) == 0
+    assert recorded(pacspace_sandbox) == (total, total)  # every summary once: none lost, none twice
+    assert replayed <= 5  # at most the batch in flight at the kill is sent again
+
+
+def test_processes_sharing_one_outbox_do_not_corrupt_it(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    writers = [
+        subprocess.Popen(
+            script(
+                pacspace_server.url,
+                pacspace_sandbox.api_key,
+                outbox,
+                f"""
+            for i in range(100):
+                pac.balance.queue_summary({{"customerId": f"w{n}_{{i}}", "delta": 1}})
+            await pac.balance.flush_summaries({{"maxItems": 50}})
+        """,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=60)
+        assert writer.returncode == 0, err
+    with sqlite3.connect(outbox) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    final = subprocess.run(
+        script(
+            pacspace_server.url,
+            pacspace_sandbox.api_key,
+            outbox,
+            "await pac.balance.flush_summaries()",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert final.returncode == 0, final.stderr
+    assert recorded(pacspace_sandbox) == (300, 300) and outbox_rows(outbox) == 0
+
+
+def test_an_unclosed_in_memory_queue_is_flushed_at_exit(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
+    code = f"""
+        import asyncio
+        from pacspace_async import PacSpace
+        async def main():
+            pac = PacSpace({pacspace_sandbox.api_key!r}, base_url={pacspace_server.url!r})
+            pac.balance.queue_summary({{"customerId": "at_exit", "delta": 5}})
+        asyncio.run(main())
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert recorded(pacspace_sandbox) == (1, 1)
