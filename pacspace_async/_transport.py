@@ -91,7 +91,16 @@ class Transport:
     ) -> None:
         self.config = config
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else _make_http(config, http_backend)
+        # When the SDK builds the client it also holds the transport, and sends through it
+        # directly: the client's machinery (URL and header merging, cookie extraction,
+        # auth and redirect hooks) costs about twice the request itself and the Balance
+        # API uses none of it. A caller's own client is used as given.
+        self._direct: httpx.AsyncBaseTransport | None = None
+        if http_client is None:
+            self._direct = _make_transport(http_backend)
+            http_client = httpx.AsyncClient(timeout=config.timeout, transport=self._direct)
+        self._http = http_client
+        self._timeout = config.timeout.as_dict()
         common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if config.chain_id is not None:
             common["X-Chain-Id"] = str(config.chain_id)
@@ -134,6 +143,8 @@ class Transport:
         timeout: Any = (
             httpx.USE_CLIENT_DEFAULT if options.timeout is None else httpx.Timeout(options.timeout)
         )
+        if self._direct is not None:
+            timeout = self._timeout if options.timeout is None else timeout.as_dict()
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
         try:
@@ -189,9 +200,23 @@ class Transport:
             if wait > 0:
                 await sleep(wait)
             try:
-                response = await self._http.request(
-                    method, url, content=content, headers=headers, timeout=timeout
-                )
+                if self._direct is not None:
+                    request = httpx.Request(
+                        method,
+                        url,
+                        headers=headers,
+                        content=content,
+                        extensions={"timeout": timeout},
+                    )
+                    response = await self._direct.handle_async_request(request)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+                else:
+                    response = await self._http.request(
+                        method, url, content=content, headers=headers, timeout=timeout
+                    )
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(
                     f"{method} {path}: no answer within the timeout ({type(exc).__name__})",
@@ -357,10 +382,10 @@ def _preview(data: bytes, limit: int = 120) -> str:
     return repr(text) + ("…" if len(data) > limit else "")
 
 
-def _make_http(config: ClientConfig, backend: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+def _make_transport(backend: str) -> httpx.AsyncBaseTransport:
     if backend == "httpx":
-        return httpx.AsyncClient(timeout=config.timeout, limits=limits)
+        limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+        return httpx.AsyncHTTPTransport(limits=limits)
     if backend == "aiohttp":
         try:
             from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
@@ -370,7 +395,8 @@ def _make_http(config: ClientConfig, backend: str) -> httpx.AsyncClient:
                 0,
                 "MISSING_EXTRA",
             ) from exc
-        return httpx.AsyncClient(timeout=config.timeout, transport=AiohttpTransport())
+        transport: httpx.AsyncBaseTransport = AiohttpTransport()
+        return transport
     raise ValidationError(
         f'http_backend must be "httpx" or "aiohttp", not {backend!r}', field="http_backend"
     )

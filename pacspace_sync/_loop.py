@@ -11,8 +11,8 @@ two round trips per call and measured 2-3x slower here, and a loop per client (o
 * Fork-safe: ``os.register_at_fork`` forgets the parent's loop in the child, whose
   clients then rebuild their async core (fresh connections) on their next call.
 * Thread-safe: many threads may call at once; their calls run concurrently on the loop.
-* Ctrl-C during a call raises ``KeyboardInterrupt`` within :data:`POLL` seconds and
-  cancels the task on the loop.
+* Ctrl-C during a call raises ``KeyboardInterrupt`` at once on POSIX (within
+  :data:`POLL` seconds elsewhere) and cancels the task on the loop.
 * Calling back in from the loop thread itself (a handler running on it) raises a clear
   error instead of deadlocking.
 """
@@ -30,7 +30,8 @@ __all__ = ["POLL", "LoopThread", "loop_thread"]
 
 T = TypeVar("T")
 POLL = 0.2
-"""How often a waiting caller wakes to notice Ctrl-C (seconds)."""
+"""Where a blocking wait cannot be interrupted (Windows), how often it wakes for Ctrl-C."""
+_INTERRUPTIBLE_WAIT = os.name == "posix"
 
 
 class LoopThread:
@@ -109,6 +110,9 @@ class LoopThread:
         loop = self._start()
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
+            if _INTERRUPTIBLE_WAIT:
+                # A blocking lock wait is interrupted by signals on POSIX: Ctrl-C lands at once.
+                return future.result()
             while True:
                 try:
                     return future.result(timeout=POLL)

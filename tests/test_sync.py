@@ -235,3 +235,23 @@ def test_ctrl_c_interrupts_a_long_wait_quickly(
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert float(lines["interrupted"]) - sent < 0.5
     assert lines["pending"] == "0"
+
+
+def test_the_summary_scheduler_runs_on_the_facade_loop(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
+    with pacspace_sync.PacSpace(
+        pacspace_sandbox.api_key,
+        base_url=pacspace_server.url,
+        submission={"cadenceMs": 100, "maxRequestsPerMinute": 6000},
+    ) as pac:
+        meter = pac.balance.meter(window="1s")
+        meter.add("metered", 2)  # in this thread, no hop
+        pac.balance.queue_summary({"customerId": "scheduled", "delta": 4})  # starts the scheduler
+        assert pac.balance.get_summary_queue_state().is_running
+        store = pacspace_sandbox.ledger.store
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and store.scalar("SELECT COUNT(*) FROM deltas") < 2:
+            time.sleep(0.05)
+    assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'scheduled'") == 1
+    assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'metered'") == 1

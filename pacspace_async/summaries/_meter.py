@@ -57,7 +57,8 @@ class Meter:
         self._queue = queue
         self._clock = clock
         self._lock = threading.Lock()
-        self._totals: dict[tuple[int, str, str], Decimal] = {}
+        self._totals: dict[tuple[int, str, str], int | Decimal] = {}
+        self._index, self._opened, self._closes = 0, 0.0, 0.0
         self.window = window
 
     def __repr__(self) -> str:
@@ -67,30 +68,43 @@ class Meter:
         self, customer_id: str, amount: int | float | str | Decimal, reason: str | None = None
     ) -> None:
         """Add ``amount`` (negative for consumption, as with emit) to the open window."""
-        if type(customer_id) is not str or not customer_id:
-            raise ValidationError(
-                "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
-            )
-        value: Decimal
-        if type(amount) is int:
-            value = Decimal(amount)
-        elif type(amount) is Decimal and amount.is_finite():
-            value = amount
+        # The hot path: a type check, a clock read and a locked dict update. Ints are
+        # summed as ints (int + Decimal is exact); anything else becomes a Decimal first.
+        kind = type(amount)
+        value: int | Decimal
+        if kind is int or (kind is Decimal and amount.is_finite()):  # type: ignore[union-attr]
+            value = amount  # type: ignore[assignment]
         else:
             try:
                 value = opt.amount(amount, "amount")
             except ValidationError as exc:
                 raise ValidationError(exc.message, 0, "INVALID_SUMMARY", field="amount") from None
-        key = (int(self._clock() // self._size), customer_id, reason or self._reason)
+        if type(customer_id) is not str or not customer_id:
+            raise ValidationError(
+                "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
+            )
+        now = self._clock()
+        if not self._opened <= now < self._closes:
+            self._roll(now)
+        key = (self._index, customer_id, reason or self._reason)
+        totals = self._totals
         with self._lock:
-            totals = self._totals
-            totals[key] = totals.get(key, _ZERO) + value
+            totals[key] = totals.get(key, 0) + value
+
+    def _roll(self, now: float) -> None:
+        """The clock left the cached window: find the one it is in now."""
+        index = int(now // self._size)
+        self._index, self._opened, self._closes = (
+            index,
+            index * self._size,
+            (index + 1) * self._size,
+        )
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The open aggregates: ``customerId``, ``delta``, ``reason``, ``windowStart``, ``windowEnd``."""
         with self._lock:
             items = list(self._totals.items())
-        return [self._summary(key, total) for key, total in items]
+        return [self._summary(key, Decimal(total)) for key, total in items]
 
     def close_windows(self, now: float | None = None) -> int:
         """Queue the totals of every window that has ended; returns how many were queued."""
@@ -102,7 +116,7 @@ class Meter:
         queued = 0
         for key, total in closed:
             if total != 0:
-                self._queue.queue(self._summary(key, total))
+                self._queue.queue(self._summary(key, Decimal(total)))
                 queued += 1
         return queued
 
@@ -117,6 +131,3 @@ class Meter:
             "windowStart": iso(start),
             "windowEnd": iso(end),
         }
-
-
-_ZERO = Decimal(0)

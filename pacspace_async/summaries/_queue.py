@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -328,8 +329,21 @@ class SummaryQueue:
             )
         if running is loop:
             self._spawn(loop)
-        else:
-            loop.call_soon_threadsafe(self._spawn, loop)
+            return
+        # From another thread (the sync facade's callers): hand over, and return only once
+        # the task exists, so a start is done when start() returns.
+        spawned: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def spawn() -> None:
+            try:
+                self._spawn(loop)
+                spawned.set_result(None)
+            except BaseException as exc:
+                spawned.set_exception(exc)
+
+        loop.call_soon_threadsafe(spawn)
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            spawned.result(timeout=5)
 
     def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.is_running:

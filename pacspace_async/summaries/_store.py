@@ -17,8 +17,10 @@ harmless (the server records it once).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -86,16 +88,26 @@ class OutboxStore:
         self.location: str | None = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS summaries ("
-            " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " key TEXT NOT NULL UNIQUE,"
-            " reference_id TEXT NOT NULL,"
-            " payload TEXT NOT NULL,"
-            " last_error TEXT)"
-        )
+        # Several processes may open a new file at once. Switching it to WAL needs an
+        # exclusive lock, and SQLite answers a lock-upgrade deadlock with "database is
+        # locked" at once, without waiting: so set-up retries for a while.
+        for attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS summaries ("
+                    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                    " key TEXT NOT NULL UNIQUE,"
+                    " reference_id TEXT NOT NULL,"
+                    " payload TEXT NOT NULL,"
+                    " last_error TEXT)"
+                )
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.01 + random.random() * 0.05)
 
     def put(self, item: dict[str, Any]) -> bool:
         payload = _json.dumps(item)

@@ -1,0 +1,240 @@
+"""All benchmarks, one table: ``python -m benchmarks.run``.
+
+Every row is measured against a peer in the same run, on this machine, over 127.0.0.1
+only; every loop is bounded in count and in time, and the run stops by itself. Figures
+are never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import trustme
+
+KEY = "pk_test_BENCH.SECRET"
+ROUNDS = 3
+"""Each row interleaves ours and the peer this many times and reports medians."""
+
+
+@dataclass
+class Row:
+    name: str
+    ours: str
+    peer: str
+    ratio: float
+    aim: str
+
+
+def machine() -> str:
+    return (f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} "
+            f"({platform.python_implementation()}), {platform.system()} {platform.release()}")
+
+
+class CannedServer:
+    """The canned HTTPS server in its own process (so it does not share our GIL)."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        base = Path(self.dir.name)
+        ca.cert_pem.write_to_path(str(base / "ca.pem"))
+        cert.private_key_pem.write_to_path(str(base / "key.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(base / "cert.pem"))
+        self.ca = str(base / "ca.pem")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._canned", str(base / "cert.pem"), str(base / "key.pem")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = f"https://127.0.0.1:{self.process.stdout.readline().strip()}"
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+        self.dir.cleanup()
+
+
+def rate(call: Callable[[], object], count: int, budget: float) -> float:
+    """Calls per second of ``call`` run sequentially, at most ``count`` times or ``budget`` s."""
+    call()  # warm up (connections, imports)
+    started = time.perf_counter()
+    done = 0
+    while done < count and time.perf_counter() - started < budget:
+        call()
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+async def arate(call: Callable[[], Awaitable[object]], count: int, budget: float) -> float:
+    await call()
+    started = time.perf_counter()
+    done = 0
+    while done < count and time.perf_counter() - started < budget:
+        await call()
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+def sync_overhead() -> Row:
+    """The facade's cost per call: the same call, sync vs async, on an in-process transport."""
+    import pacspace_async
+    import pacspace_sync
+
+    answer = httpx.Response(200, json={"success": True, "data": {"used": 1}})
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answer
+
+    async def async_side() -> float:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with pacspace_async.PacSpace(KEY, base_url="https://bench.test", http_client=http) as pac:
+            return await arate(pac.balance.usage, 20_000, 1.5)
+
+    samples_async, samples_sync = [], []
+    for _ in range(ROUNDS):
+        samples_async.append(1e6 / asyncio.run(async_side()))
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        with pacspace_sync.PacSpace(KEY, base_url="https://bench.test", http_client=http) as pac:
+            samples_sync.append(1e6 / rate(pac.balance.usage, 20_000, 1.5))
+    a, s = statistics.median(samples_async), statistics.median(samples_sync)
+    return Row("sync facade overhead per call (in-process)", f"{s:.0f} µs/call", f"{a:.0f} µs/call async",
+               a / s, f"overhead {s - a:.0f} µs (aim <= 100)")
+
+
+def handoff_floor() -> Row:
+    """What one cross-thread round trip costs here, whatever the design: the facade's floor."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def noop() -> None:
+        return None
+
+    direct = 1e6 / rate(lambda: asyncio.run_coroutine_threadsafe(noop(), loop).result(), 20_000, 1.5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    return Row("bare thread hand-off (no SDK)", f"{direct:.0f} µs/round trip", "(context for the row above)",
+               1.0, "the floor of any loop-thread facade")
+
+
+def sequential_sync_emits(server: CannedServer) -> Row:
+    import pacspace_sdk
+
+    import pacspace_sync
+
+    official = pacspace_sdk.PacSpace(KEY, base_url=server.url)
+    ours_samples, theirs_samples = [], []
+    with pacspace_sync.PacSpace(KEY, base_url=server.url) as pac:
+        for _ in range(ROUNDS):  # interleaved, so a noisy moment hits both
+            theirs_samples.append(rate(lambda: official.balance.emit("cust_bench", -1, "usage"), 300, 1.5))
+            ours_samples.append(rate(lambda: pac.balance.emit("cust_bench", -1, "usage"), 3000, 1.5))
+    ours, theirs = statistics.median(ours_samples), statistics.median(theirs_samples)
+    return Row("sequential sync emits/s (HTTPS loopback)", f"{ours:,.0f}/s pacspace_sync",
+               f"{theirs:,.0f}/s pacspace-sdk 0.7.0", ours / theirs, ">= 3x")
+
+
+async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float:
+    """Requests/s a bare asyncio client gets from the canned server: its headroom."""
+    host, port = url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=ca)
+    request = (f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               "Content-Length: 2\r\n\r\n{}").encode()
+    done = 0
+    deadline = time.perf_counter() + budget
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.perf_counter() - started)
+
+
+def server_headroom(server: CannedServer) -> Row:
+    raw = asyncio.run(_raw_rate(server.url, server.ca, 16, 2.0))
+    return Row("canned HTTPS server headroom", f"{raw:,.0f} req/s bare asyncio client",
+               "(the server, not a client)", 1.0, "well above any client row")
+
+
+def meter_adds() -> Row:
+    """``meter.add`` on one core, against the floor: a bare dict update under a lock."""
+    import threading
+
+    from pacspace_async.summaries import Meter
+
+    class NoQueue:
+        def queue(self, summary: object) -> None:
+            pass
+
+    add = Meter(NoQueue()).add
+    lock, totals = threading.Lock(), {}  # type: ignore[var-annotated]
+
+    def ours(n: int) -> None:
+        for _ in range(n):
+            add("cust_1", 1)
+
+    def floor(n: int) -> None:
+        for _ in range(n):
+            with lock:
+                totals["k"] = totals.get("k", 0) + 1
+
+    def best(fn: Callable[[int], None]) -> float:
+        rates = []
+        for _ in range(7):
+            started = time.perf_counter()
+            fn(200_000)
+            rates.append(200_000 / (time.perf_counter() - started))
+        return max(rates)
+
+    o, f = best(ours), best(floor)
+    return Row("meter.add per second (one core, best of 7)", f"{o:,.0f}/s", f"{f:,.0f}/s locked dict (floor)",
+               o / f, ">= 1,000,000/s")
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    server = CannedServer()
+    os.environ["SSL_CERT_FILE"] = server.ca  # both clients trust the benchmark CA
+    rows: list[Row] = []
+    try:
+        rows.append(server_headroom(server))
+        rows.append(sequential_sync_emits(server))
+        rows.append(sync_overhead())
+        rows.append(handoff_floor())
+        rows.append(meter_adds())
+    finally:
+        server.close()
+    widths = [max(len(getattr(r, f)) for r in rows) for f in ("name", "ours", "peer")]
+    header = f"{'benchmark':<{widths[0]}}  {'ours':<{widths[1]}}  {'peer':<{widths[2]}}  {'ratio':>7}  aim"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r.name:<{widths[0]}}  {r.ours:<{widths[1]}}  {r.peer:<{widths[2]}}  {r.ratio:>6.2f}x  {r.aim}")
+
+
+if __name__ == "__main__":
+    main()
