@@ -38,8 +38,10 @@ class Row:
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} "
-            f"({platform.python_implementation()}), {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}"
+    )
 
 
 class CannedServer:
@@ -55,8 +57,16 @@ class CannedServer:
         cert.cert_chain_pems[0].write_to_path(str(base / "cert.pem"))
         self.ca = str(base / "ca.pem")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._canned", str(base / "cert.pem"), str(base / "key.pem")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks._canned",
+                str(base / "cert.pem"),
+                str(base / "key.pem"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         self.url = f"https://127.0.0.1:{self.process.stdout.readline().strip()}"
@@ -101,7 +111,9 @@ def sync_overhead() -> Row:
 
     async def async_side() -> float:
         http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-        async with pacspace_async.PacSpace(KEY, base_url="https://bench.test", http_client=http) as pac:
+        async with pacspace_async.PacSpace(
+            KEY, base_url="https://bench.test", http_client=http
+        ) as pac:
             return await arate(pac.balance.usage, 20_000, 1.5)
 
     samples_async, samples_sync = [], []
@@ -111,8 +123,13 @@ def sync_overhead() -> Row:
         with pacspace_sync.PacSpace(KEY, base_url="https://bench.test", http_client=http) as pac:
             samples_sync.append(1e6 / rate(pac.balance.usage, 20_000, 1.5))
     a, s = statistics.median(samples_async), statistics.median(samples_sync)
-    return Row("sync facade overhead per call (in-process)", f"{s:.0f} µs/call", f"{a:.0f} µs/call async",
-               a / s, f"overhead {s - a:.0f} µs (aim <= 100)")
+    return Row(
+        "sync facade overhead per call (in-process)",
+        f"{s:.0f} µs/call",
+        f"{a:.0f} µs/call async",
+        a / s,
+        f"overhead {s - a:.0f} µs (aim <= 100)",
+    )
 
 
 def handoff_floor() -> Row:
@@ -126,11 +143,18 @@ def handoff_floor() -> Row:
     async def noop() -> None:
         return None
 
-    direct = 1e6 / rate(lambda: asyncio.run_coroutine_threadsafe(noop(), loop).result(), 20_000, 1.5)
+    direct = 1e6 / rate(
+        lambda: asyncio.run_coroutine_threadsafe(noop(), loop).result(), 20_000, 1.5
+    )
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
-    return Row("bare thread hand-off (no SDK)", f"{direct:.0f} µs/round trip", "(context for the row above)",
-               1.0, "the floor of any loop-thread facade")
+    return Row(
+        "bare thread hand-off (no SDK)",
+        f"{direct:.0f} µs/round trip",
+        "(context for the row above)",
+        1.0,
+        "the floor of any loop-thread facade",
+    )
 
 
 def sequential_sync_emits(server: CannedServer) -> Row:
@@ -142,19 +166,30 @@ def sequential_sync_emits(server: CannedServer) -> Row:
     ours_samples, theirs_samples = [], []
     with pacspace_sync.PacSpace(KEY, base_url=server.url) as pac:
         for _ in range(ROUNDS):  # interleaved, so a noisy moment hits both
-            theirs_samples.append(rate(lambda: official.balance.emit("cust_bench", -1, "usage"), 300, 1.5))
-            ours_samples.append(rate(lambda: pac.balance.emit("cust_bench", -1, "usage"), 3000, 1.5))
+            theirs_samples.append(
+                rate(lambda: official.balance.emit("cust_bench", -1, "usage"), 300, 1.5)
+            )
+            ours_samples.append(
+                rate(lambda: pac.balance.emit("cust_bench", -1, "usage"), 3000, 1.5)
+            )
     ours, theirs = statistics.median(ours_samples), statistics.median(theirs_samples)
-    return Row("sequential sync emits/s (HTTPS loopback)", f"{ours:,.0f}/s pacspace_sync",
-               f"{theirs:,.0f}/s pacspace-sdk 0.7.0", ours / theirs, ">= 3x")
+    return Row(
+        "sequential sync emits/s (HTTPS loopback)",
+        f"{ours:,.0f}/s pacspace_sync",
+        f"{theirs:,.0f}/s pacspace-sdk 0.7.0",
+        ours / theirs,
+        ">= 3x",
+    )
 
 
 async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float:
     """Requests/s a bare asyncio client gets from the canned server: its headroom."""
     host, port = url.removeprefix("https://").split(":")
     context = ssl.create_default_context(cafile=ca)
-    request = (f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-               "Content-Length: 2\r\n\r\n{}").encode()
+    request = (
+        f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n{}"
+    ).encode()
     done = 0
     deadline = time.perf_counter() + budget
 
@@ -176,8 +211,13 @@ async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float
 
 def server_headroom(server: CannedServer) -> Row:
     raw = asyncio.run(_raw_rate(server.url, server.ca, 16, 2.0))
-    return Row("canned HTTPS server headroom", f"{raw:,.0f} req/s bare asyncio client",
-               "(the server, not a client)", 1.0, "well above any client row")
+    return Row(
+        "canned HTTPS server headroom",
+        f"{raw:,.0f} req/s bare asyncio client",
+        "(the server, not a client)",
+        1.0,
+        "well above any client row",
+    )
 
 
 def meter_adds() -> Row:
@@ -211,8 +251,85 @@ def meter_adds() -> Row:
         return max(rates)
 
     o, f = best(ours), best(floor)
-    return Row("meter.add per second (one core, best of 7)", f"{o:,.0f}/s", f"{f:,.0f}/s locked dict (floor)",
-               o / f, ">= 1,000,000/s")
+    return Row(
+        "meter.add per second (one core, best of 7)",
+        f"{o:,.0f}/s",
+        f"{f:,.0f}/s locked dict (floor)",
+        o / f,
+        ">= 1,000,000/s",
+    )
+
+
+async def _waits(deliveries: bool, count: int) -> tuple[float, float, float]:
+    """``count`` concurrent emit_and_wait on an in-process sandbox verifying after
+    1.2 s ± 0.2 s; returns (status requests per delta, lag p50 ms, lag p99 ms), where lag
+    is when the client saw the outcome minus when the server verified."""
+    import hmac  # noqa: F401 - keeps the import cost out of the measurement
+
+    import pacspace_async
+    from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig
+
+    holder: dict[str, pacspace_async.PacSpace] = {}
+
+    async def receive(request: httpx.Request) -> httpx.Response:
+        hooks = holder["pac"].webhooks
+        assert hooks is not None
+        hooks.verify_from_headers(request.headers, request.content)
+        return httpx.Response(204)
+
+    secret = "whsec_bench"
+    sandbox = Sandbox(
+        SandboxConfig(
+            verify_latency=1.2,
+            latency_jitter=0.2 / 1.2,
+            seed=11,
+            webhook_url="http://hooks.bench/in" if deliveries else None,
+            webhook_secret=secret if deliveries else None,
+            webhook_transport=httpx.MockTransport(receive),
+        )
+    )
+    http = httpx.AsyncClient(transport=sandbox.transport())
+    pac = pacspace_async.PacSpace(
+        sandbox.api_key,
+        base_url=IN_PROCESS_URL,
+        http_client=http,
+        webhook_secret=secret if deliveries else None,
+    )
+    holder["pac"] = pac
+    waiter = pac.balance._waiter
+    seen: dict[str, float] = {}
+
+    async def one(i: int) -> None:
+        result = await pac.balance.emit_and_wait(f"cust_{i % 50}", -1, "usage", timeout=30)
+        seen[result.record_id or ""] = time.time()
+
+    await asyncio.gather(*(one(i) for i in range(20)))  # warm up: the client learns
+    before, seen = waiter.status_requests, {}
+    await asyncio.gather(*(one(i) for i in range(count)))
+    requests = (waiter.status_requests - before) / count
+    lags = []
+    for record_id, moment in seen.items():
+        row = sandbox.ledger.store.one(
+            "SELECT verify_at FROM deltas WHERE record_id = ?", [record_id]
+        )
+        lags.append((moment - row["verify_at"]) * 1000)
+    await pac.aclose()
+    await http.aclose()
+    await sandbox.aclose()
+    lags.sort()
+    return requests, lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
+
+
+def webhook_waits() -> Row:
+    polled = asyncio.run(_waits(False, 300))
+    fed = asyncio.run(_waits(True, 300))
+    return Row(
+        "waits fed by webhooks (300 concurrent, in-process)",
+        f"{fed[0]:.2f} req/delta, lag p50 {fed[1]:.0f} ms p99 {fed[2]:.0f} ms",
+        f"{polled[0]:.2f} req/delta, lag p50 {polled[1]:.0f} ms (polling only)",
+        polled[0] / fed[0] if fed[0] else float("inf"),
+        "<= 0.2 req/delta, p50 <= 50 ms",
+    )
 
 
 def main() -> None:
@@ -226,6 +343,7 @@ def main() -> None:
         rows.append(sync_overhead())
         rows.append(handoff_floor())
         rows.append(meter_adds())
+        rows.append(webhook_waits())
     finally:
         server.close()
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("name", "ours", "peer")]
@@ -233,7 +351,9 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.name:<{widths[0]}}  {r.ours:<{widths[1]}}  {r.peer:<{widths[2]}}  {r.ratio:>6.2f}x  {r.aim}")
+        print(
+            f"{r.name:<{widths[0]}}  {r.ours:<{widths[1]}}  {r.peer:<{widths[2]}}  {r.ratio:>6.2f}x  {r.aim}"
+        )
 
 
 if __name__ == "__main__":

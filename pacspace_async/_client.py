@@ -143,12 +143,15 @@ class PacSpace:
     def _on_webhook(self, event: WebhookEvent) -> None:
         """A verified ``delta.verified``/``delta.failed`` delivery ends waits on its record."""
         status = _WAIT_EVENTS.get(event.event)
-        record_id = event.data.get("recordId")
-        if status is None or not isinstance(record_id, str):
+        data = event.data
+        record_id = data.get("recordId") if status is not None and hasattr(data, "get") else None
+        if not isinstance(record_id, str):
             return
-        self.balance._waiter.resolve(
-            record_id, RecordStatus.model_validate({**event.data, "status": status})
-        )
+        fields = {"recordId": record_id, "status": status}
+        for key in ("receiptId", "customerId", "referenceId", "error", "failedAt"):
+            if data.get(key) is not None:
+                fields[key] = data.get(key)
+        self.balance._waiter.resolve(record_id, RecordStatus.model_validate(fields))
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

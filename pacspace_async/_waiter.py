@@ -48,6 +48,8 @@ log = logging.getLogger("pacspace")
 DEFAULT_FIRST_CHECK = 1.0
 """Seconds before the first check while nothing has been learnt yet."""
 MIN_STEP = 0.05
+FEED_WINDOW = 600.0
+"""A webhook delivery within this many seconds means deliveries are flowing."""
 SAMPLES = 256
 RECENT = 4096
 
@@ -87,6 +89,7 @@ class Waiter:
         self._wake: asyncio.Event | None = None
         self._checks: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._last_feed: float | None = None
         self.status_requests = 0
         """Status requests sent so far (for benchmarks and tests)."""
 
@@ -95,6 +98,15 @@ class Waiter:
     @property
     def pending(self) -> int:
         return len(self._watches)
+
+    def feeding(self, now: float | None = None) -> bool:
+        """Whether webhook deliveries are flowing: then polling is only a fallback."""
+        last = self._last_feed
+        return last is not None and (time.monotonic() if now is None else now) - last < FEED_WINDOW
+
+    def _fallback(self, first: float) -> float:
+        """When deliveries flow, the first status check waits for a lost delivery only."""
+        return first * 2 + 1.0
 
     def estimate(self) -> tuple[float, float]:
         """(first check delay, first step) from what has been learnt."""
@@ -126,7 +138,10 @@ class Waiter:
             first, step = self.estimate()
             watch.step = min(step, poll_interval)
             self._watches[record_id] = watch
-            self._schedule(watch, max(now, watch.started + min(first, poll_interval * 4)))
+            delay = min(first, poll_interval * 4)
+            if self.feeding(now):
+                delay = self._fallback(first)
+            self._schedule(watch, max(now, watch.started + delay))
         else:
             watch.poll_interval = min(watch.poll_interval, poll_interval)
         future: asyncio.Future[RecordStatus] = loop.create_future()
@@ -160,11 +175,20 @@ class Waiter:
             loop.call_soon_threadsafe(self.resolve, record_id, status)
             return record_id in self._watches
         self._remember(record_id, status)
+        now = time.monotonic()
+        was_feeding = self.feeding(now)
+        self._last_feed = now
         watch = self._watches.get(record_id)
-        if watch is None:
-            return False
-        self._settle(watch, status)
-        return True
+        if watch is not None:
+            self._samples.append(now - watch.started)
+            self._settle(watch, status)
+        if not was_feeding:
+            # Deliveries just started flowing: push the other pending checks back.
+            fallback = self._fallback(self.estimate()[0])
+            for other in list(self._watches.values()):
+                if not other.in_flight and other.due < other.started + fallback:
+                    self._schedule(other, other.started + fallback)
+        return watch is not None
 
     async def aclose(self) -> None:
         for watch in list(self._watches.values()):

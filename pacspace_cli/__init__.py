@@ -1,4 +1,4 @@
-"""The ``pacspace`` command: ``pacspace sandbox``, ``pacspace demo``.
+"""The ``pacspace`` command: ``pacspace sandbox``, ``pacspace demo``, ``pacspace webhooks trigger``.
 
 Thin: parse arguments, then hand over to the sandbox or the demo.
 """
@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--plan-limit", type=int, metavar="N", help="verified deltas a month")
     sandbox.add_argument("--seed", type=int, help="random seed (latency spread, failures)")
 
+    hooks = commands.add_parser("webhooks", help="webhook tools")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+    send = hook_commands.add_parser("trigger", help="send a signed sample delivery")
+    send.add_argument("event", help="delta.verified, delta.failed, checkpoint.verified, ...")
+    send.add_argument("--to", required=True, metavar="URL")
+    send.add_argument("--secret", required=True, metavar="SECRET")
+
     demo = commands.add_parser("demo", help="run the basic recordation flow")
     demo.add_argument(
         "--base-url", help="a real PacSpace (default: PACSPACE_API_BASE_URL, else in-process)"
@@ -54,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._serve import serve
 
             return serve(args)
+        if args.command == "webhooks":
+            from ._webhooks import trigger
+
+            return trigger(args)
         from ._demo import demo
 
         return demo(args)

@@ -180,3 +180,37 @@ async def test_emit_and_wait_polls_until_verified_with_the_seed_options() -> Non
             )
         assert result.status == "VERIFIED" and route.call_count == 3
         assert json.loads(router.calls[0].request.content)["delta"] == -42.5
+
+
+async def test_with_deliveries_flowing_polling_becomes_a_fallback() -> None:
+    server = FakeServer(latency=60)
+    waiter = Waiter(server.fetch, first_check=0.1)
+    server.register("r0")
+    waiter.resolve("r0", RecordStatus(record_id="r0", status="VERIFIED"))  # a delivery arrived
+    assert waiter.feeding()
+    tasks = []
+    for i in range(1, 6):
+        server.register(f"r{i}")
+        tasks.append(asyncio.create_task(waiter.wait(f"r{i}", timeout=5, poll_interval=1)))
+    await asyncio.sleep(0.3)  # past the first check it would otherwise make
+    for i in range(1, 6):
+        waiter.resolve(f"r{i}", RecordStatus(record_id=f"r{i}", status="VERIFIED"))
+    assert [t.status for t in await asyncio.gather(*tasks)] == ["VERIFIED"] * 5
+    assert server.calls == 0
+
+
+async def test_a_feed_that_starts_pushes_pending_checks_back() -> None:
+    server = FakeServer(latency=60)
+    waiter = Waiter(server.fetch, first_check=0.2)
+    for i in range(3):
+        server.register(f"r{i}")
+    tasks = [
+        asyncio.create_task(waiter.wait(f"r{i}", timeout=5, poll_interval=1)) for i in range(3)
+    ]
+    await asyncio.sleep(0.05)
+    waiter.resolve("r0", RecordStatus(record_id="r0", status="VERIFIED"))
+    await asyncio.sleep(0.4)  # the 0.2 s checks were pushed back to the fallback
+    assert server.calls == 0
+    for i in (1, 2):
+        waiter.resolve(f"r{i}", RecordStatus(record_id=f"r{i}", status="VERIFIED"))
+    await asyncio.gather(*tasks)

@@ -1,5 +1,28 @@
-"""Webhook verification and event models."""
+"""Webhooks: verification, typed events, replay protection, and an ASGI receiver."""
 
-from ._verify import WebhookEvent, Webhooks
+from ._asgi import webhook_endpoint
+from ._events import (
+    CheckpointVerifiedEvent,
+    DeltaFailedEvent,
+    DeltaVerifiedEvent,
+    RecordCommittedEvent,
+    RecordFailedEvent,
+    WebhookEvent,
+    parse_event,
+)
+from ._replay import MemoryReplayStore, ReplayStore
+from ._verify import Webhooks
 
-__all__ = ["WebhookEvent", "Webhooks"]
+__all__ = [
+    "CheckpointVerifiedEvent",
+    "DeltaFailedEvent",
+    "DeltaVerifiedEvent",
+    "MemoryReplayStore",
+    "RecordCommittedEvent",
+    "RecordFailedEvent",
+    "ReplayStore",
+    "WebhookEvent",
+    "Webhooks",
+    "parse_event",
+    "webhook_endpoint",
+]

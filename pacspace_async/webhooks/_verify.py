@@ -18,24 +18,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._errors import WebhookVerificationError
-from ..types import APIModel
+from ._events import WebhookEvent, parse_event
+from ._replay import ReplayStore
 
-__all__ = ["WebhookEvent", "Webhooks"]
+__all__ = ["Webhooks"]
 
 SIGNATURE_HEADER = "x-pacspace-signature"
 TIMESTAMP_HEADER = "x-pacspace-timestamp"
+EVENT_ID_HEADER = "x-event-id"
 _MS = 1_000_000_000_000
-
-
-class WebhookEvent(APIModel):
-    """A verified delivery: ``event``, ``timestamp``, ``data`` (and ``id`` when sent)."""
-
-    event: str
-    id: str | None = None
-    timestamp: Any = None
-    tenant_id: str | None = None
-    created_at: str | None = None
-    data: dict[str, Any] = {}
 
 
 def _fail(reason: str, message: str) -> WebhookVerificationError:
@@ -46,7 +37,8 @@ class Webhooks:
     """Verifies PacSpace webhook deliveries.
 
     ``secret`` may be a list: during your side of a rotation, accept both secrets.
-    ``clock`` returns Unix seconds (tests inject one).
+    ``clock`` returns Unix seconds (tests inject one). ``replay_store`` (for example
+    :class:`MemoryReplayStore`) flags redelivered event ids on ``event.redelivered``.
     """
 
     def __init__(
@@ -54,6 +46,7 @@ class Webhooks:
         secret: str | Iterable[str],
         *,
         clock: Callable[[], float] = time.time,
+        replay_store: ReplayStore | None = None,
         on_event: Callable[[WebhookEvent], None] | None = None,
     ) -> None:
         secrets = [secret] if isinstance(secret, str) else list(secret)
@@ -63,6 +56,7 @@ class Webhooks:
             )
         self._keys = [s.encode("utf-8") for s in secrets]
         self._clock = clock
+        self._replay = replay_store
         self._on_event = on_event
 
     def __repr__(self) -> str:
@@ -97,8 +91,14 @@ class Webhooks:
         timestamp: str | int | None,
         raw_body: str | bytes | bytearray | memoryview,
         tolerance: float = 300,
+        *,
+        event_id: str | None = None,
     ) -> WebhookEvent:
-        """Check one delivery and return its event. Pass the body exactly as received."""
+        """Check one delivery and return its event. Pass the body exactly as received.
+
+        ``event_id`` (the ``X-Event-ID`` header) is what a replay store remembers; the
+        envelope's ``id`` is used when it is not given.
+        """
         if not signature:
             raise _fail("missing_signature", "Missing X-PacSpace-Signature header.")
         if timestamp is None or timestamp == "":
@@ -139,11 +139,14 @@ class Webhooks:
         if not isinstance(parsed, dict) or not isinstance(parsed.get("event"), str):
             raise _fail("not_an_event", "The webhook body is not a JSON object with an event name.")
         try:
-            event = WebhookEvent.model_validate(parsed)
+            event = parse_event(parsed)
         except ValueError:
             raise _fail(
                 "not_an_event", "The webhook body is not a PacSpace event envelope."
             ) from None
+        key = event_id or event.id
+        if self._replay is not None and key:
+            event._redelivered = self._replay.seen(key)
         if self._on_event is not None:
             self._on_event(event)
         return event
@@ -158,12 +161,15 @@ class Webhooks:
 
         Accepts a dict, a multi-dict, Starlette or Django header objects, or a list of pairs.
         """
-        return self.verify(
-            _header(headers, SIGNATURE_HEADER),
-            _header(headers, TIMESTAMP_HEADER),
-            raw_body,
-            tolerance,
-        )
+        try:
+            signature = _header(headers, SIGNATURE_HEADER)
+            timestamp = _header(headers, TIMESTAMP_HEADER)
+            event_id = _header(headers, EVENT_ID_HEADER)
+        except Exception:
+            raise _fail(
+                "invalid_headers", "headers must be a mapping or a list of pairs."
+            ) from None
+        return self.verify(signature, timestamp, raw_body, tolerance, event_id=event_id)
 
     def _check_time(self, stamp: str, tolerance: float) -> None:
         try:
@@ -186,17 +192,16 @@ class Webhooks:
 
 
 def _header(headers: Any, name: str) -> str | None:
-    pairs: Iterable[Any]
-    if hasattr(headers, "items"):
-        getlist = getattr(headers, "getlist", None) or getattr(headers, "get_all", None)
-        if callable(getlist):
-            for key in list(headers.keys()):
-                if str(key).lower() == name:
-                    values = getlist(key)
-                    return _first(values)
-        pairs = headers.items()
-    else:
-        pairs = headers
+    """A header's value(s), found case-insensitively in any common header container:
+    dicts, multi-dicts (``getlist``/``get_all``), Starlette and Django header objects,
+    Django's ``META`` (``HTTP_X_...``), or a list of ``(name, value)`` pairs."""
+    wanted = (name, "http_" + name.replace("-", "_"))
+    getlist = getattr(headers, "getlist", None) or getattr(headers, "get_all", None)
+    if hasattr(headers, "items") and callable(getlist):
+        values = [v for k in list(headers.keys()) if str(k).lower() in wanted for v in getlist(k)]
+        return _first(values)
+    pairs: Iterable[Any] = headers.items() if hasattr(headers, "items") else headers
+    found = []
     for item in pairs:
         try:
             key, value = item
@@ -204,14 +209,17 @@ def _header(headers: Any, name: str) -> str | None:
             continue
         if isinstance(key, bytes):
             key = key.decode("latin-1")
-        if str(key).lower() in (name, "http_" + name.replace("-", "_")):
-            return _first(value)
-    return None
+        if str(key).lower() in wanted:
+            found.append(value)
+    return _first(found)
 
 
 def _first(value: Any) -> str | None:
+    """One header value; repeated headers are joined, so either rotation signature counts."""
     if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
+        parts = [_first(v) for v in value]
+        joined = ",".join(p for p in parts if p)
+        return joined or None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     return None if value is None else str(value)
