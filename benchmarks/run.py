@@ -332,6 +332,149 @@ def webhook_waits() -> Row:
     )
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start a loopback server process and wait until it accepts connections."""
+    import socket
+
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{argv} did not start")
+
+
+async def _emit_load(port: int, connections: int, budget: float) -> float:
+    """Emits/s a bare keep-alive asyncio client gets from a server on ``port``."""
+    body = b'{"customerId":"cust_load","delta":-1.5,"reason":"usage"}'
+    request = (
+        f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    done = 0
+    deadline = time.perf_counter() + budget
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 201"), head[:40]
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.perf_counter() - started)
+
+
+def sandbox_throughput() -> Row:
+    """The sandbox on loopback (one process, so one core for Python) vs the same stack canned."""
+    port, bare_port = _free_port(), _free_port()
+    sandbox = _serve(
+        [
+            sys.executable,
+            "-m",
+            "pacspace_cli",
+            "sandbox",
+            "--port",
+            str(port),
+            "--api-key",
+            KEY,
+            "--verify-latency",
+            "0",
+        ],
+        port,
+    )
+    bare = _serve(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks._bare_app:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "off",
+        ],
+        bare_port,
+    )
+    try:
+        ours, theirs = [], []
+        for _ in range(ROUNDS):
+            ours.append(asyncio.run(_emit_load(port, 16, 1.5)))
+            theirs.append(asyncio.run(_emit_load(bare_port, 16, 1.5)))
+    finally:
+        for process in (sandbox, bare):
+            process.terminate()
+            process.wait(10)
+    o, t = statistics.median(ours), statistics.median(theirs)
+    return Row(
+        "sandbox emits served/s (loopback, 16 connections)",
+        f"{o:,.0f}/s pacspace sandbox",
+        f"{t:,.0f}/s uvicorn+Starlette canned",
+        o / t,
+        ">= 1,500/s",
+    )
+
+
+def sandbox_memory() -> Row:
+    """Memory per stored delta (in-memory SQLite), against the same rows as Python dicts."""
+    code = """
+import gc, os, sys, time
+from decimal import Decimal
+def rss():  # current resident set, not the high-water mark start-up already set
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+n = 20_000
+before = rss()
+if sys.argv[1] == "sandbox":
+    from pacspace_sandbox import Ledger, SandboxConfig
+    ledger = Ledger(SandboxConfig(verify_latency=0))
+    before = rss()
+    for i in range(n):
+        ledger.emit({"customerId": f"cust_{i % 100}", "delta": Decimal("-1.5"), "reason": "usage",
+                     "referenceId": f"ref_{i}", "metadata": {"units": i}}, None)
+else:
+    rows = [{"recordId": f"r_{i:016x}", "receiptId": f"rcpt_{i:012x}", "customerId": f"cust_{i % 100}",
+             "delta": Decimal("-1.5"), "reason": "usage", "referenceId": f"ref_{i}", "metadata": {"units": i},
+             "createdAt": time.time(), "verifyAt": time.time(), "outcome": "VERIFIED", "sequence": i,
+             "contentHash": "0x" + "ab" * 32} for i in range(n)]
+print((rss() - before) / n)
+"""
+    per = {}
+    for kind in ("sandbox", "dicts"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, kind], capture_output=True, text=True, timeout=120
+        )
+        per[kind] = float(out.stdout.strip())
+    return Row(
+        "sandbox memory per stored delta",
+        f"{per['sandbox']:,.0f} B (in-memory SQLite)",
+        f"{per['dicts']:,.0f} B as Python dicts",
+        per["dicts"] / per["sandbox"],
+        "(lower is better)",
+    )
+
+
 def main() -> None:
     print(f"machine: {machine()}")
     server = CannedServer()
@@ -344,6 +487,8 @@ def main() -> None:
         rows.append(handoff_floor())
         rows.append(meter_adds())
         rows.append(webhook_waits())
+        rows.append(sandbox_throughput())
+        rows.append(sandbox_memory())
     finally:
         server.close()
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("name", "ours", "peer")]

@@ -39,7 +39,7 @@ PROCESSING_AFTER = 0.3
 ACCESS_HINT = "Anyone holding the proof root can verify it; no PacSpace account is needed."
 
 
-def _status(row: Row, now: float) -> str:
+def _status(row: Row | dict[str, Any], now: float) -> str:
     if now >= row["verify_at"]:
         return str(row["outcome"])
     if now >= row["created_at"] + (row["verify_at"] - row["created_at"]) * PROCESSING_AFTER:
@@ -182,7 +182,7 @@ class Ledger:
                 limit=limit,
             )
 
-    def _record(self, item: dict[str, Any], now: float) -> tuple[Row, bool]:
+    def _record(self, item: dict[str, Any], now: float) -> tuple[Row | dict[str, Any], bool]:
         """Insert one delta (or find the one its referenceId already recorded)."""
         if item["reference_id"] is not None:
             existing = self.store.one(
@@ -192,17 +192,14 @@ class Ledger:
             if existing is not None:
                 return existing, True
         self._check_plan(now)
-        customer = self.store.one(
-            "SELECT next_sequence FROM customers WHERE customer_id = ?", [item["customer_id"]]
-        )
-        if customer is None:
-            self.store.insert("customers", {"customer_id": item["customer_id"], "created_at": now})
-            sequence = 1
-        else:
-            sequence = int(customer["next_sequence"])
-        self.store.execute(
-            "UPDATE customers SET next_sequence = ? WHERE customer_id = ?",
-            [sequence + 1, item["customer_id"]],
+        # The customer's next sequence number, creating the customer on its first delta.
+        sequence = int(
+            self.store.all(
+                "INSERT INTO customers (customer_id, created_at, next_sequence) VALUES (?, ?, 2) "
+                "ON CONFLICT (customer_id) DO UPDATE SET next_sequence = next_sequence + 1 "
+                "RETURNING next_sequence - 1",
+                [item["customer_id"], now],
+            )[0][0]
         )
         latency = self.config.verify_latency
         if latency and self.config.latency_jitter:
@@ -236,14 +233,13 @@ class Ledger:
                 created,
             ),
         }
-        self.store.insert("deltas", row)
-        stored = self.store.one("SELECT * FROM deltas WHERE record_id = ?", [record_id])
-        assert stored is not None
-        event = "delta.verified" if outcome == "VERIFIED" else "delta.failed"
-        self.deliveries.enqueue(event, self._event_data(stored), stored["verify_at"])
-        return stored, False
+        row["seq"] = self.store.insert("deltas", row)
+        if self.deliveries.enabled:
+            event = "delta.verified" if outcome == "VERIFIED" else "delta.failed"
+            self.deliveries.enqueue(event, self._event_data(row), row["verify_at"])
+        return row, False
 
-    def _event_data(self, row: Row) -> dict[str, Any]:
+    def _event_data(self, row: Row | dict[str, Any]) -> dict[str, Any]:
         amount = Decimal(row["amount"])
         verified = row["outcome"] == "VERIFIED"
         data: dict[str, Any] = {
@@ -308,9 +304,11 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
-                row = self.store.one("SELECT * FROM deltas WHERE record_id = ?", [seen["recordId"]])
-                assert row is not None
-                return {**self.delta(row, now), "idempotent": True}, False
+                original = self.store.one(
+                    "SELECT * FROM deltas WHERE record_id = ?", [seen["recordId"]]
+                )
+                assert original is not None
+                return {**self.delta(original, now), "idempotent": True}, False
             row, replay = self._record(item, now)
             answer = {**self.delta(row, now), "idempotent": replay}
             self._remember(idempotency_key, body, {"recordId": row["record_id"]})
@@ -367,7 +365,7 @@ class Ledger:
         self.deliveries.kick()
         return answer
 
-    def delta(self, row: Row, now: float) -> dict[str, Any]:
+    def delta(self, row: Row | dict[str, Any], now: float) -> dict[str, Any]:
         status = _status(row, now)
         verified = status == "VERIFIED"
         return {
