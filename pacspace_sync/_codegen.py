@@ -118,6 +118,7 @@ def _home(name: str, obj: Any, fallback: str) -> str:
 
 
 def _signature(func: Any, imports: _Imports) -> tuple[str, str, str]:
+    # An async generator's ``AsyncIterator[X]`` becomes ``Iterator[X]``: import X only.
     """(parameters text, call arguments text, return annotation text)."""
     sig = inspect.signature(func)
     namespace = func.__globals__
@@ -156,7 +157,8 @@ def _signature(func: Any, imports: _Imports) -> tuple[str, str, str]:
     returns = "None"
     if sig.return_annotation is not inspect.Signature.empty:
         returns = str(sig.return_annotation)
-        imports.need(returns, namespace)
+        inner = returns[len("AsyncIterator[") : -1] if inspect.isasyncgenfunction(func) else returns
+        imports.need(inner, namespace)
     return ", ".join(params), ", ".join(args), returns
 
 
@@ -225,9 +227,18 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
             lines.append(_doc(func, "        "))
             lines.append(f"        return cls({args})\n\n")
             continue
+        target = f"{path}.{mname}({args})"
+        if inspect.isasyncgenfunction(func):
+            # An async iterator becomes an iterator, one hop to the loop per item.
+            if not returns.startswith("AsyncIterator["):
+                raise TypeError(f"{name}.{mname}: annotate async generators as AsyncIterator[...]")
+            imports.lines.add("from collections.abc import Iterator")
+            lines.append(f"    def {mname}({params}) -> {returns[5:]}:\n")
+            lines.append(_doc(func, "        "))
+            lines.append(f"        return self._runtime.iterate(lambda c: {target})\n\n")
+            continue
         lines.append(f"    def {mname}({params}) -> {returns}:\n")
         lines.append(_doc(func, "        "))
-        target = f"{path}.{mname}({args})"
         if inspect.iscoroutinefunction(func):
             lines.append(f"        return self._runtime.run(lambda c: {target})\n\n")
         else:

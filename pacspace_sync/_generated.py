@@ -9,7 +9,9 @@ from __future__ import annotations
 import builtins
 import httpx
 import weakref
+from collections.abc import AsyncIterable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import datetime
 from pacspace_async import PacSpace as _AsyncPacSpace
@@ -17,6 +19,8 @@ from pacspace_async import Webhooks
 from pacspace_async._options import Amount
 from pacspace_async._options import RequestOverrides
 from pacspace_async.resources._common import WaitOverrides
+from pacspace_async.resources._many import EmitItem
+from pacspace_async.resources._many import EmitOutcome
 from pacspace_async.summaries import Meter
 from pacspace_async.types import APIModel
 from pacspace_async.types import Checkpoint
@@ -154,6 +158,22 @@ class Balance:
         emit is never recorded twice: every attempt carries the same ``Idempotency-Key``.
         """
         return self._runtime.run(lambda c: c.balance.emit(customer_id, delta, reason, options, reference_id=reference_id, metadata=metadata, adjusts=adjusts, **request))
+
+    def emit_many(self, items: Iterable[EmitItem] | AsyncIterable[EmitItem], *, concurrency: int = 32, return_exceptions: bool = True) -> builtins.list[EmitOutcome]:
+        """Emit many deltas concurrently; results (or errors) in input order.
+
+        ``items`` are dicts in the seeds' shape (``customerId``, ``delta``, ``reason``,
+        ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
+        requests are in flight; a failing item never cancels the others. For inputs too
+        large to hold a list of results, iterate :meth:`emit_stream` instead.
+        """
+        return self._runtime.run(lambda c: c.balance.emit_many(items, concurrency=concurrency, return_exceptions=return_exceptions))
+
+    def emit_stream(self, items: Iterable[EmitItem] | AsyncIterable[EmitItem], *, concurrency: int = 32, return_exceptions: bool = True) -> Iterator[EmitOutcome]:
+        """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
+        input order, so memory stays flat however many items flow through.
+        """
+        return self._runtime.iterate(lambda c: c.balance.emit_stream(items, concurrency=concurrency, return_exceptions=return_exceptions))
 
     def emit_and_wait(self, customer_id: str, delta: Amount, reason: str, options: Mapping[str, Any] | None = None, *, reference_id: str | None = None, metadata: Mapping[str, Any] | None = None, adjusts: Mapping[str, Any] | str | None = None, timeout: float | None = None, poll_interval: float | None = None, **request: Unpack[WaitOverrides]) -> RecordStatus:
         """Emit, then wait until the delta is ``VERIFIED`` or ``FAILED``.

@@ -9,7 +9,7 @@ on ``close()``, on garbage collection (``weakref.finalize``) or at interpreter e
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
@@ -57,6 +57,28 @@ class Runtime:
     def run(self, call: Callable[[AsyncPacSpace], Coroutine[Any, Any, T]]) -> T:
         """Run one async call on the loop thread and return its result."""
         return loop_thread.run(call(self.client()))
+
+    def iterate(self, call: Callable[[AsyncPacSpace], AsyncIterator[T]]) -> Iterator[T]:
+        """An async iterator of the core, pulled one item per hop from this thread."""
+        iterator = call(self.client())
+
+        async def step() -> T:
+            return await iterator.__anext__()
+
+        try:
+            while True:
+                try:
+                    yield loop_thread.run(step())
+                except StopAsyncIteration:
+                    return
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None and not loop_thread.running_here:
+
+                async def finish() -> None:
+                    await close()
+
+                loop_thread.run(finish())
 
     def close(self) -> None:
         with self._lock:

@@ -66,7 +66,10 @@ def test_every_async_method_has_a_sync_twin_with_identical_parameters(name: str)
     for method, func in async_methods.items():
         ours, theirs = inspect.signature(sync_methods[method]), inspect.signature(func)
         assert list(ours.parameters.values()) == list(theirs.parameters.values()), method
-        assert ours.return_annotation == theirs.return_annotation, method
+        expected = theirs.return_annotation
+        if inspect.isasyncgenfunction(func):  # an async iterator becomes an iterator
+            expected = expected.replace("AsyncIterator[", "Iterator[", 1)
+        assert ours.return_annotation == expected, method
         assert inspect.iscoroutinefunction(sync_methods[method]) is False
 
 

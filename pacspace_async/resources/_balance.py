@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -43,6 +43,7 @@ from ..types import (
     WebhookDeliveryList,
 )
 from ._common import WaitOverrides, keys
+from ._many import EmitItem, EmitOutcome, stream
 from ._receipts import Receipts
 
 __all__ = ["Balance"]
@@ -208,6 +209,41 @@ class Balance:
         body = emit_body(customer_id, delta, reason, merged)
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
         return EmitResult.from_answer(data)
+
+    async def emit_many(
+        self,
+        items: Iterable[EmitItem] | AsyncIterable[EmitItem],
+        *,
+        concurrency: int = 32,
+        return_exceptions: bool = True,
+    ) -> builtins.list[EmitOutcome]:
+        """Emit many deltas concurrently; results (or errors) in input order.
+
+        ``items`` are dicts in the seeds' shape (``customerId``, ``delta``, ``reason``,
+        ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
+        requests are in flight; a failing item never cancels the others. For inputs too
+        large to hold a list of results, iterate :meth:`emit_stream` instead.
+        """
+        return [
+            result
+            async for result in self.emit_stream(
+                items, concurrency=concurrency, return_exceptions=return_exceptions
+            )
+        ]
+
+    async def emit_stream(
+        self,
+        items: Iterable[EmitItem] | AsyncIterable[EmitItem],
+        *,
+        concurrency: int = 32,
+        return_exceptions: bool = True,
+    ) -> AsyncIterator[EmitOutcome]:
+        """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
+        input order, so memory stays flat however many items flow through."""
+        async for result in stream(
+            self.emit, items, concurrency=concurrency, return_exceptions=return_exceptions
+        ):
+            yield result
 
     async def emit_and_wait(
         self,

@@ -1,0 +1,106 @@
+"""Many emits at once: bounded concurrency, results in input order, flat memory.
+
+``emit_stream`` pulls items lazily from any iterable (or async iterable) and keeps at
+most ``concurrency`` requests in flight and at most ``2 × concurrency`` results waiting
+to be yielded, so a million items stream through in constant memory. Each item is one
+``emit`` call, with its own idempotency key kept across its retries. With
+``return_exceptions=True`` (the default) a failing item yields its exception and never
+disturbs the others; with ``False`` the first failure in input order is raised and the
+requests still in flight are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from .._errors import PacSpaceError, ValidationError
+from ..types import EmitResult
+
+__all__ = ["EmitItem", "EmitOutcome", "stream"]
+
+EmitItem = Mapping[str, Any]
+"""``customerId``/``delta``/``reason`` (+ ``referenceId``, ``metadata``, ``adjusts``,
+``idempotencyKey``) as in the seeds, or the same in snake_case."""
+EmitOutcome = EmitResult | PacSpaceError
+
+_NAMES: dict[str, str] = {
+    "customerId": "customer_id",
+    "referenceId": "reference_id",
+    "idempotencyKey": "idempotency_key",
+}
+_FIELDS = frozenset(
+    {"customer_id", "delta", "reason", "reference_id", "metadata", "adjusts", "idempotency_key"}
+)
+
+
+def item_arguments(item: Any) -> dict[str, Any]:
+    """One item as ``emit`` keyword arguments, or a ValidationError naming the field."""
+    if not isinstance(item, Mapping):
+        raise ValidationError(f"each item must be a dict, not {type(item).__name__}", field="item")
+    arguments: dict[str, Any] = {
+        _NAMES.get(str(key), str(key)): value for key, value in item.items()
+    }
+    unknown = set(arguments) - _FIELDS
+    if unknown:
+        raise ValidationError(
+            f"unknown item field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
+        )
+    for required in ("customer_id", "delta", "reason"):
+        if required not in arguments:
+            raise ValidationError(f"each item needs {required}", field=required)
+    return arguments
+
+
+async def stream(
+    emit: Callable[..., Awaitable[EmitResult]],
+    items: Iterable[EmitItem] | AsyncIterable[EmitItem],
+    *,
+    concurrency: int,
+    return_exceptions: bool,
+) -> AsyncIterator[EmitOutcome]:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(item: Any) -> EmitResult:
+        arguments = item_arguments(item)
+        async with slots:
+            return await emit(
+                arguments.pop("customer_id"),
+                arguments.pop("delta"),
+                arguments.pop("reason"),
+                **arguments,
+            )
+
+    source: Any = items.__aiter__() if isinstance(items, AsyncIterable) else iter(items)
+    is_async = isinstance(items, AsyncIterable)
+    window: deque[asyncio.Task[EmitResult]] = deque()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(window) < 2 * concurrency:
+                try:
+                    item = await source.__anext__() if is_async else next(source)
+                except (StopIteration, StopAsyncIteration):
+                    exhausted = True
+                    break
+                window.append(asyncio.ensure_future(one(item)))
+            if not window:
+                return
+            head = window.popleft()
+            try:
+                yield await head
+            except PacSpaceError as exc:
+                if not return_exceptions:
+                    raise
+                yield exc
+    finally:
+        for task in window:
+            task.cancel()
+        for task in window:
+            with contextlib.suppress(BaseException):
+                await task
