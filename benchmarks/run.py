@@ -132,6 +132,74 @@ def sync_overhead() -> Row:
     )
 
 
+CONCURRENT = 3000
+"""Emits per concurrent measurement (64 in flight)."""
+
+
+async def _emit_many(url: str, backend: str) -> float:
+    import pacspace_async
+
+    async with pacspace_async.PacSpace(KEY, base_url=url, http_backend=backend) as pac:
+        items = [{"customerId": "cust_bench", "delta": -1, "reason": "usage"}] * CONCURRENT
+        await pac.balance.emit_many(items[:200], concurrency=64)  # warm the pool
+        started = time.perf_counter()
+        results = await pac.balance.emit_many(items, concurrency=64)
+        elapsed = time.perf_counter() - started
+    assert all(not isinstance(r, Exception) for r in results)
+    return CONCURRENT / elapsed
+
+
+async def _raw_aiohttp(url: str, ca: str) -> float:
+    import aiohttp
+
+    context = ssl.create_default_context(cafile=ca)
+    body = b'{"customerId":"cust_bench","delta":-1,"reason":"usage"}'
+    headers = {"X-Api-Key": KEY, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ssl=context)) as session:
+        slots = asyncio.Semaphore(64)
+
+        async def one() -> None:
+            async with slots, session.post(f"{url}/api/v1/balance/delta", data=body, headers=headers) as response:
+                await response.read()
+
+        await asyncio.gather(*(one() for _ in range(200)))
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(CONCURRENT)))
+        return CONCURRENT / (time.perf_counter() - started)
+
+
+async def _raw_httpx(url: str) -> float:
+    body = b'{"customerId":"cust_bench","delta":-1,"reason":"usage"}'
+    headers = {"X-Api-Key": KEY, "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits) as client:
+        slots = asyncio.Semaphore(64)
+
+        async def one() -> None:
+            async with slots:
+                await client.post(f"{url}/api/v1/balance/delta", content=body, headers=headers)
+
+        await asyncio.gather(*(one() for _ in range(200)))
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(CONCURRENT)))
+        return CONCURRENT / (time.perf_counter() - started)
+
+
+def concurrent_emits(server: CannedServer) -> list[Row]:
+    raw_aiohttp, raw_httpx, ours_aiohttp, ours_httpx = [], [], [], []
+    for _ in range(ROUNDS):
+        raw_aiohttp.append(asyncio.run(_raw_aiohttp(server.url, server.ca)))
+        ours_aiohttp.append(asyncio.run(_emit_many(server.url, "aiohttp")))
+        raw_httpx.append(asyncio.run(_raw_httpx(server.url)))
+        ours_httpx.append(asyncio.run(_emit_many(server.url, "httpx")))
+    ra, rh = statistics.median(raw_aiohttp), statistics.median(raw_httpx)
+    oa, oh = statistics.median(ours_aiohttp), statistics.median(ours_httpx)
+    return [
+        Row("emit_many, 64 in flight, aiohttp backend", f"{oa:,.0f}/s", f"{ra:,.0f}/s raw aiohttp", oa / ra, ">= 0.6x"),
+        Row("emit_many, 64 in flight, httpx backend", f"{oh:,.0f}/s", f"{rh:,.0f}/s raw httpx", oh / rh, "(context)"),
+    ]
+
+
 def handoff_floor() -> Row:
     """What one cross-thread round trip costs here, whatever the design: the facade's floor."""
     import threading
@@ -483,6 +551,7 @@ def main() -> None:
     try:
         rows.append(server_headroom(server))
         rows.append(sequential_sync_emits(server))
+        rows.extend(concurrent_emits(server))
         rows.append(sync_overhead())
         rows.append(handoff_floor())
         rows.append(meter_adds())

@@ -131,7 +131,7 @@ def test_sync_twins_run_concurrently_without_threads(pacspace_server: SandboxSer
         assert all(isinstance(r, ps.types.EmitResult) for r in results)
 
         def items() -> Iterator[dict[str, Any]]:
-            for i in range(30):
+            for _ in range(30):
                 yield {"customerId": "sync_stream", "delta": 1, "reason": "r"}
 
         streamed = list(pac.balance.emit_stream(items(), concurrency=8))
