@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trustme
@@ -155,11 +156,16 @@ async def _raw_aiohttp(url: str, ca: str) -> float:
     context = ssl.create_default_context(cafile=ca)
     body = b'{"customerId":"cust_bench","delta":-1,"reason":"usage"}'
     headers = {"X-Api-Key": KEY, "Content-Type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ssl=context)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=64, ssl=context)
+    ) as session:
         slots = asyncio.Semaphore(64)
 
         async def one() -> None:
-            async with slots, session.post(f"{url}/api/v1/balance/delta", data=body, headers=headers) as response:
+            async with (
+                slots,
+                session.post(f"{url}/api/v1/balance/delta", data=body, headers=headers) as response,
+            ):
                 await response.read()
 
         await asyncio.gather(*(one() for _ in range(200)))
@@ -195,8 +201,20 @@ def concurrent_emits(server: CannedServer) -> list[Row]:
     ra, rh = statistics.median(raw_aiohttp), statistics.median(raw_httpx)
     oa, oh = statistics.median(ours_aiohttp), statistics.median(ours_httpx)
     return [
-        Row("emit_many, 64 in flight, aiohttp backend", f"{oa:,.0f}/s", f"{ra:,.0f}/s raw aiohttp", oa / ra, ">= 0.6x"),
-        Row("emit_many, 64 in flight, httpx backend", f"{oh:,.0f}/s", f"{rh:,.0f}/s raw httpx", oh / rh, "(context)"),
+        Row(
+            "emit_many, 64 in flight, aiohttp backend",
+            f"{oa:,.0f}/s",
+            f"{ra:,.0f}/s raw aiohttp",
+            oa / ra,
+            ">= 0.6x",
+        ),
+        Row(
+            "emit_many, 64 in flight, httpx backend",
+            f"{oh:,.0f}/s",
+            f"{rh:,.0f}/s raw httpx",
+            oh / rh,
+            "(context)",
+        ),
     ]
 
 
@@ -543,6 +561,151 @@ print((rss() - before) / n)
     )
 
 
+def _sandbox_process(latency: float, jitter: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = _serve(
+        [
+            sys.executable,
+            "-m",
+            "pacspace_cli",
+            "sandbox",
+            "--port",
+            str(port),
+            "--api-key",
+            KEY,
+            "--verify-latency",
+            str(latency),
+            "--latency-jitter",
+            str(jitter),
+        ],
+        port,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _lag_ms(verified_at: str | None, seen: float) -> float:
+    from datetime import datetime
+
+    assert verified_at, "a wait ended without a verification time"
+    return (seen - datetime.fromisoformat(verified_at.replace("Z", "+00:00")).timestamp()) * 1000
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def _our_waits(url: str, count: int) -> tuple[float, list[float]]:
+    import pacspace_async
+
+    async with pacspace_async.PacSpace(KEY, base_url=url, http_backend="aiohttp") as pac:
+
+        async def one(i: int) -> float:
+            result = await pac.balance.emit_and_wait(f"cust_{i % 100}", -1, "usage", timeout=30)
+            return _lag_ms(result.verified_at, time.time())
+
+        await asyncio.gather(*(one(i) for i in range(50)))  # warm up: the client learns
+        before = pac.balance._waiter.status_requests
+        lags = await asyncio.gather(*(one(i) for i in range(count)))
+        return (pac.balance._waiter.status_requests - before) / count, list(lags)
+
+
+def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
+    import threading
+
+    import pacspace_sdk
+    from pacspace_sdk.client import default_transport
+
+    status_requests = 0
+    lock = threading.Lock()
+
+    def counting(
+        method: str, target: str, headers: dict[str, str], body: str | None, timeout: int
+    ) -> Any:
+        nonlocal status_requests
+        if method == "GET" and "/api/v1/balance/delta/" in target:
+            with lock:
+                status_requests += 1
+        return default_transport(method, target, headers, body, timeout)
+
+    client = pacspace_sdk.PacSpace(KEY, base_url=url, transport=counting)
+    lags: list[float] = []
+
+    def one(i: int) -> None:
+        result = client.balance.emit_and_wait(f"cust_{i % 100}", -1, "usage", {"timeout": 30_000})
+        with lock:
+            lags.append(_lag_ms(result.get("verifiedAt"), time.time()))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return status_requests / count, lags
+
+
+def waits_vs_official() -> Row:
+    process, url = _sandbox_process(1.2, 0.2 / 1.2)
+    try:
+        ours_requests, ours_lags = asyncio.run(_our_waits(url, 1000))
+        theirs_requests, theirs_lags = _official_waits(url, 1000)
+    finally:
+        process.terminate()
+        process.wait(10)
+    return Row(
+        "1,000 concurrent waits (loopback, verify 1.2 s ± 0.2 s)",
+        f"{ours_requests:.2f} req/delta, lag p50 {_percentile(ours_lags, 0.5):.0f} ms p99 {_percentile(ours_lags, 0.99):.0f} ms",
+        f"{theirs_requests:.2f} req/delta, lag p50 {_percentile(theirs_lags, 0.5):.0f} ms p99 {_percentile(theirs_lags, 0.99):.0f} ms (pacspace-sdk, 1,000 threads)",
+        theirs_requests / ours_requests,
+        "<= 2.0 req/delta, p50 <= 200 ms",
+    )
+
+
+def waits_memory() -> Row:
+    """Client RSS holding 10,000 concurrent waits (the server never verifies in time)."""
+    process, url = _sandbox_process(60.0, 0.0)
+    code = f"""
+import asyncio, gc, os, sys
+def rss():
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+import pacspace_async
+async def main():
+    async with pacspace_async.PacSpace({KEY!r}, base_url={url!r}, http_backend="aiohttp") as pac:
+        await pac.balance.usage()
+        idle = rss()
+        items = [{{"customerId": f"cust_{{i % 100}}", "delta": -1, "reason": "usage"}} for i in range(10_000)]
+        records = [r.record_id for r in await pac.balance.emit_many(items, concurrency=64)]
+        del items
+        waits = [asyncio.ensure_future(pac.balance.wait_for_verified(r, timeout=120)) for r in records]
+        while pac.balance._waiter.pending < len(records):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # the first status checks are out
+        print(idle, rss(), pac.balance._waiter.pending, flush=True)
+        for w in waits:
+            w.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+asyncio.run(main())
+"""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=180
+        )
+    finally:
+        process.terminate()
+        process.wait(10)
+    idle, busy, pending = (int(x) for x in out.stdout.split())
+    assert pending == 10_000, out.stderr
+    return Row(
+        "client RSS with 10,000 concurrent waits",
+        f"{busy / 2**20:.0f} MB",
+        f"{idle / 2**20:.0f} MB the same client idle",
+        busy / idle,
+        "<= 100 MB",
+    )
+
+
 def main() -> None:
     print(f"machine: {machine()}")
     server = CannedServer()
@@ -556,6 +719,8 @@ def main() -> None:
         rows.append(handoff_floor())
         rows.append(meter_adds())
         rows.append(webhook_waits())
+        rows.append(waits_vs_official())
+        rows.append(waits_memory())
         rows.append(sandbox_throughput())
         rows.append(sandbox_memory())
     finally:

@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         help="accept this key (repeatable; default: a new pk_test_ key)",
     )
     sandbox.add_argument("--verify-latency", type=float, default=1.0, metavar="SECONDS")
+    sandbox.add_argument(
+        "--latency-jitter",
+        type=float,
+        default=0.2,
+        metavar="FRACTION",
+        help="spread of the latency, as a fraction of it (default 0.2)",
+    )
     sandbox.add_argument("--fail-rate", type=float, default=0.0, metavar="P")
     sandbox.add_argument(
         "--db", default=":memory:", metavar="PATH", help="SQLite file to persist to"

@@ -24,6 +24,7 @@ def serve(args: argparse.Namespace) -> int:
         config = SandboxConfig(
             api_keys=list(args.api_key),
             verify_latency=args.verify_latency,
+            latency_jitter=args.latency_jitter,
             fail_rate=args.fail_rate,
             db=args.db,
             webhook_url=args.webhook_url,

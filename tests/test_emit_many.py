@@ -16,7 +16,9 @@ from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox, SandboxServer
 
 
-def counting_client(delay: float = 0.0, fail_on: str | None = None) -> tuple[PacSpace, dict[str, int]]:
+def counting_client(
+    delay: float = 0.0, fail_on: str | None = None
+) -> tuple[PacSpace, dict[str, int]]:
     stats = {"in_flight": 0, "peak": 0, "calls": 0}
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -29,8 +31,13 @@ def counting_client(delay: float = 0.0, fail_on: str | None = None) -> tuple[Pac
         await asyncio.sleep(delay)
         stats["in_flight"] -= 1
         if body["customerId"] == fail_on:
-            return httpx.Response(400, json={"error": {"code": "VALIDATION_ERROR", "message": "no"}})
-        return httpx.Response(201, json={"success": True, "data": {"recordId": f"r_{body['reason']}", "status": "QUEUED"}})
+            return httpx.Response(
+                400, json={"error": {"code": "VALIDATION_ERROR", "message": "no"}}
+            )
+        return httpx.Response(
+            201,
+            json={"success": True, "data": {"recordId": f"r_{body['reason']}", "status": "QUEUED"}},
+        )
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return PacSpace("pk_test_a.b", base_url="https://api.test", http_client=http), stats
@@ -39,10 +46,14 @@ def counting_client(delay: float = 0.0, fail_on: str | None = None) -> tuple[Pac
 async def test_results_in_input_order_and_failures_isolated() -> None:
     pac, stats = counting_client(delay=0.01, fail_on="bad")
     items: list[Any] = [
-        {"customerId": "c", "delta": -1, "reason": str(i)} if i % 5 else {"customer_id": "bad", "delta": 1, "reason": str(i)}
+        {"customerId": "c", "delta": -1, "reason": str(i)}
+        if i % 5
+        else {"customer_id": "bad", "delta": 1, "reason": str(i)}
         for i in range(40)
     ]
-    items.append({"customerId": "c", "delta": float("nan"), "reason": "40"})  # refused before sending
+    items.append(
+        {"customerId": "c", "delta": float("nan"), "reason": "40"}
+    )  # refused before sending
     results = await pac.balance.emit_many(items, concurrency=8)
     assert len(results) == 41
     for i, result in enumerate(results[:40]):
@@ -59,7 +70,10 @@ async def test_return_exceptions_false_raises_the_first_failure() -> None:
     pac, _ = counting_client(fail_on="bad")
     with pytest.raises(ps.ValidationError):
         await pac.balance.emit_many(
-            [{"customerId": "c", "delta": 1, "reason": "0"}, {"customerId": "bad", "delta": 1, "reason": "1"}],
+            [
+                {"customerId": "c", "delta": 1, "reason": "0"},
+                {"customerId": "bad", "delta": 1, "reason": "1"},
+            ],
             return_exceptions=False,
         )
     await pac.aclose()
@@ -122,10 +136,15 @@ async def test_a_long_stream_runs_in_flat_memory() -> None:
     assert large < small * 2  # ten times the items, not ten times the memory
 
 
-def test_sync_twins_run_concurrently_without_threads(pacspace_server: SandboxServer, pacspace_sandbox: Sandbox) -> None:
+def test_sync_twins_run_concurrently_without_threads(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox
+) -> None:
     with pacspace_sync.PacSpace(pacspace_sandbox.api_key, base_url=pacspace_server.url) as pac:
         results = pac.balance.emit_many(
-            [{"customerId": "sync_many", "delta": 1, "reason": "r", "referenceId": f"ref{i}"} for i in range(50)],
+            [
+                {"customerId": "sync_many", "delta": 1, "reason": "r", "referenceId": f"ref{i}"}
+                for i in range(50)
+            ],
             concurrency=16,
         )
         assert all(isinstance(r, ps.types.EmitResult) for r in results)

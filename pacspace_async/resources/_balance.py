@@ -273,13 +273,17 @@ class Balance:
         wait_timeout, interval = _wait_settings(merged, timeout, poll_interval)
         ro = RequestOptions.take(merged, wait=True)
         body = emit_body(customer_id, delta, reason, merged)
-        started = time.monotonic()
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
         first = RecordStatus.from_answer(data)
         if first.is_terminal or not first.record_id:
             return first
         return await self._waiter.wait(
-            first.record_id, timeout=wait_timeout, poll_interval=interval, started=started
+            # The clock starts when the answer arrives: under load an emit may queue long
+            # before the server records it, and verification time counts from then.
+            first.record_id,
+            timeout=wait_timeout,
+            poll_interval=interval,
+            started=time.monotonic(),
         )
 
     async def delta_status(
