@@ -34,6 +34,9 @@ class PacSpace:
     ``api_key`` falls back to ``PACSPACE_API_KEY``; the base URL is ``base_url``, else
     ``PACSPACE_API_BASE_URL``, else chosen by the key prefix. ``timeout`` is in seconds
     (an int of 1000 or more is read as the official client's milliseconds).
+    ``http_backend`` is ``"httpx"``, ``"aiohttp"`` (the ``aiohttp`` extra: several times
+    faster under concurrency) or ``"auto"``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp
+    when the extra is installed, else httpx.
     """
 
     balance: Balance
@@ -53,7 +56,7 @@ class PacSpace:
         credit_pool_id: int | None = None,
         webhook_secret: str | list[str] | None = None,
         http_client: httpx.AsyncClient | None = None,
-        http_backend: str = "httpx",
+        http_backend: str = "auto",
         dashboard_token: str | None = None,
         max_status_requests: int = 32,
         submission: Mapping[str, Any] | None = None,

@@ -18,7 +18,9 @@ Three rules make retries safe:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -114,7 +116,7 @@ class Transport:
         config: ClientConfig,
         http_client: httpx.AsyncClient | None = None,
         *,
-        http_backend: str = "httpx",
+        http_backend: str = "auto",
     ) -> None:
         self.config = config
         self._owns_http = http_client is None
@@ -125,6 +127,7 @@ class Transport:
         self._direct: httpx.AsyncBaseTransport | None = None
         self._aiohttp: Any = None
         if http_client is None:
+            http_backend = resolve_backend(http_backend)
             self._direct = _make_transport(http_backend)
             if http_backend == "aiohttp":
                 self._aiohttp = self._direct
@@ -455,6 +458,16 @@ def _preview(data: bytes, limit: int = 120) -> str:
     return repr(text) + ("…" if len(data) > limit else "")
 
 
+def resolve_backend(backend: str) -> str:
+    """``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp when installed, else httpx."""
+    if backend != "auto":
+        return backend
+    chosen = os.environ.get("PACSPACE_HTTP_BACKEND")
+    if chosen:
+        return chosen
+    return "aiohttp" if _AIOHTTP_ERRORS and importlib.util.find_spec("httpx_aiohttp") else "httpx"
+
+
 def _make_transport(backend: str) -> httpx.AsyncBaseTransport:
     if backend == "httpx":
         limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
@@ -471,5 +484,5 @@ def _make_transport(backend: str) -> httpx.AsyncBaseTransport:
         transport: httpx.AsyncBaseTransport = AiohttpTransport()
         return transport
     raise ValidationError(
-        f'http_backend must be "httpx" or "aiohttp", not {backend!r}', field="http_backend"
+        f'http_backend must be "auto", "httpx" or "aiohttp", not {backend!r}', field="http_backend"
     )

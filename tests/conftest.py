@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+
+# respx intercepts httpx's own transports; the aiohttp backend is exercised over real
+# loopback sockets in test_backends.py. Subprocesses started by tests inherit this too.
+os.environ.setdefault("PACSPACE_HTTP_BACKEND", "httpx")
+
 from collections.abc import AsyncIterator
 
 import pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import pacspace_async
 from pacspace_async import PacSpace
 
 
@@ -35,3 +36,15 @@ def test_timeout_units() -> None:
     assert (
         PacSpace("pk_test_a.b", timeout=30_000)._config.timeout.read == 30
     )  # the official client's ms
+
+
+def test_auto_backend_prefers_aiohttp_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pacspace_async._transport import resolve_backend
+
+    monkeypatch.delenv("PACSPACE_HTTP_BACKEND", raising=False)
+    assert resolve_backend("auto") == "aiohttp"  # the dev install has the extra
+    assert resolve_backend("httpx") == "httpx"
+    monkeypatch.setenv("PACSPACE_HTTP_BACKEND", "httpx")
+    assert resolve_backend("auto") == "httpx"
+    with pytest.raises(pacspace_async.ValidationError):
+        PacSpace("pk_test_a.b", http_backend="curl")
