@@ -738,8 +738,9 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
+        ratio = "   n/a " if r.ratio == float("inf") else f"{r.ratio:>6.2f}x"
         print(
-            f"{r.name:<{widths[0]}}  {r.ours:<{widths[1]}}  {r.peer:<{widths[2]}}  {r.ratio:>6.2f}x  {r.aim}"
+            f"{r.name:<{widths[0]}}  {r.ours:<{widths[1]}}  {r.peer:<{widths[2]}}  {ratio}  {r.aim}"
         )
 
 
