@@ -480,21 +480,7 @@ async def _emit_load(port: int, connections: int, budget: float) -> float:
 def sandbox_throughput() -> Row:
     """The sandbox on loopback (one process, so one core for Python) vs the same stack canned."""
     port, bare_port = _free_port(), _free_port()
-    sandbox = _serve(
-        [
-            sys.executable,
-            "-m",
-            "pacspace_cli",
-            "sandbox",
-            "--port",
-            str(port),
-            "--api-key",
-            KEY,
-            "--verify-latency",
-            "0",
-        ],
-        port,
-    )
+    sandbox, _ = _sandbox_process(0.0, 0.0, port)
     bare = _serve(
         [
             sys.executable,
@@ -569,8 +555,10 @@ print((rss() - before) / n)
     )
 
 
-def _sandbox_process(latency: float, jitter: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+def _sandbox_process(
+    latency: float, jitter: float, port: int = 0
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or _free_port()
     process = _serve(
         [
             sys.executable,

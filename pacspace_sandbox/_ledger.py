@@ -285,6 +285,12 @@ class Ledger:
         answer: dict[str, Any] = simplejson.loads(row["answer"], use_decimal=True)
         return answer
 
+    def _original(self, table: str, column: str, value: str) -> Row:
+        """What an earlier request with the same idempotency key created."""
+        row = self.store.one(f"SELECT * FROM {table} WHERE {column} = ?", [value])
+        assert row is not None, f"{table}.{column} = {value} vanished"
+        return row
+
     def _remember(self, key: str | None, body: Any, answer: Mapping[str, Any]) -> None:
         if key:
             self.store.insert(
@@ -304,10 +310,7 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
-                original = self.store.one(
-                    "SELECT * FROM deltas WHERE record_id = ?", [seen["recordId"]]
-                )
-                assert original is not None
+                original = self._original("deltas", "record_id", seen["recordId"])
                 return {**self.delta(original, now), "idempotent": True}, False
             row, replay = self._record(item, now)
             answer = {**self.delta(row, now), "idempotent": replay}
@@ -594,11 +597,8 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
-                row = self.store.one(
-                    "SELECT * FROM checkpoints WHERE checkpoint_id = ?", [seen["checkpointId"]]
-                )
-                assert row is not None
-                return {**self._checkpoint(row, now), "idempotent": True}
+                original = self._original("checkpoints", "checkpoint_id", seen["checkpointId"])
+                return {**self._checkpoint(original, now), "idempotent": True}
             rows = self._verified(customer_id, window, checkpoint, now)
             root = merkle_root(r["content_hash"] for r in rows)
             balance = sum((Decimal(r["amount"]) for r in rows), Decimal(0))

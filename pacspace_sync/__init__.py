@@ -9,58 +9,10 @@ import changed::
     pac = PacSpace.init(os.environ["PACSPACE_API_KEY"])
     emit = pac.balance.emit("cust_acme", -42.5, "compute_minutes", {"referenceId": "..."})
 
-The client classes are generated from the async core (``python -m pacspace_sync._codegen``);
-errors, models and ``Webhooks`` are the async package's own objects.
+Everything here is generated from the async core (``python -m pacspace_sync._codegen``):
+the client classes are blocking twins; errors, models and ``Webhooks`` are the async
+package's own objects.
 """
 
-from pacspace_async import (
-    APIConnectionError,
-    APITimeoutError,
-    CadenceLimitError,
-    ContractNotDeployedError,
-    InsufficientCreditsError,
-    InvalidApiKeyError,
-    InvalidScopeCombinationError,
-    NotFoundError,
-    PacSpaceError,
-    PlanLimitExceededError,
-    RateLimitError,
-    ScopeTooWideError,
-    ServiceUnavailableError,
-    TimeoutError,
-    ValidationError,
-    WebhookEvent,
-    Webhooks,
-    WebhookVerificationError,
-    __version__,
-    types,
-)
-
-from ._generated import Balance, Customers, PacSpace, Receipts
-
-__all__ = [
-    "APIConnectionError",
-    "APITimeoutError",
-    "Balance",
-    "CadenceLimitError",
-    "ContractNotDeployedError",
-    "Customers",
-    "InsufficientCreditsError",
-    "InvalidApiKeyError",
-    "InvalidScopeCombinationError",
-    "NotFoundError",
-    "PacSpace",
-    "PacSpaceError",
-    "PlanLimitExceededError",
-    "RateLimitError",
-    "Receipts",
-    "ScopeTooWideError",
-    "ServiceUnavailableError",
-    "TimeoutError",
-    "ValidationError",
-    "WebhookEvent",
-    "WebhookVerificationError",
-    "Webhooks",
-    "__version__",
-    "types",
-]
+from ._generated import *  # noqa: F403
+from ._generated import __all__ as __all__

@@ -278,7 +278,13 @@ def render() -> str:
         "from pacspace_sync._runtime import Runtime",
     }
     classes = [_class(cls, path, imports) for cls, path in reversed(tree)]
-    names = ", ".join(f'"{c.__name__}"' for c, _ in sorted(tree, key=lambda item: item[0].__name__))
+    generated = {c.__name__ for c, _ in tree}
+    # Errors, models, Webhooks: the async package's own objects, re-exported by name.
+    shared = sorted(set(pacspace_async.__all__) - generated)
+    imports.lines.add("from pacspace_async import types")
+    for name in shared:
+        imports.lines.add(f"from pacspace_async import {name}")
+    names = ", ".join(f'"{n}"' for n in sorted(generated | set(shared) | {"types"}))
     return HEADER + imports.render() + f"\n__all__ = [{names}]\n\n\n" + "\n\n".join(classes)
 
 

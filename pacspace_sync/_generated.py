@@ -14,8 +14,27 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import datetime
+from pacspace_async import APIConnectionError
+from pacspace_async import APITimeoutError
+from pacspace_async import CadenceLimitError
+from pacspace_async import ContractNotDeployedError
+from pacspace_async import InsufficientCreditsError
+from pacspace_async import InvalidApiKeyError
+from pacspace_async import InvalidScopeCombinationError
+from pacspace_async import NotFoundError
 from pacspace_async import PacSpace as _AsyncPacSpace
+from pacspace_async import PacSpaceError
+from pacspace_async import PlanLimitExceededError
+from pacspace_async import RateLimitError
+from pacspace_async import ScopeTooWideError
+from pacspace_async import ServiceUnavailableError
+from pacspace_async import TimeoutError
+from pacspace_async import ValidationError
+from pacspace_async import WebhookEvent
+from pacspace_async import WebhookVerificationError
 from pacspace_async import Webhooks
+from pacspace_async import __version__
+from pacspace_async import types
 from pacspace_async._options import Amount
 from pacspace_async._options import RequestOverrides
 from pacspace_async.resources._common import WaitOverrides
@@ -46,7 +65,7 @@ from types import TracebackType
 from typing import Any
 from typing_extensions import Unpack
 
-__all__ = ["Balance", "Customers", "PacSpace", "Receipts"]
+__all__ = ["APIConnectionError", "APITimeoutError", "Balance", "CadenceLimitError", "ContractNotDeployedError", "Customers", "InsufficientCreditsError", "InvalidApiKeyError", "InvalidScopeCombinationError", "NotFoundError", "PacSpace", "PacSpaceError", "PlanLimitExceededError", "RateLimitError", "Receipts", "ScopeTooWideError", "ServiceUnavailableError", "TimeoutError", "ValidationError", "WebhookEvent", "WebhookVerificationError", "Webhooks", "__version__", "types"]
 
 
 class Receipts:
