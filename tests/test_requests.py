@@ -415,3 +415,15 @@ def test_receipt_helpers_run_without_io() -> None:
         {"receiptId": "rcpt_9", "amount": "1.10", "links": {"permalink": "https://p"}}
     )
     assert "rcpt_9" in body and "https://p" in body and "1.10" in body
+
+
+async def test_per_call_timeout_reaches_the_request(
+    pac: PacSpace, mock_api: respx.MockRouter
+) -> None:
+    route = mock_api.get("/api/v1/balance/usage").respond(200, json=envelope({}))
+    await pac.balance.usage(timeout=1.5)
+    assert route.calls.last.request.extensions["timeout"]["read"] == 1.5
+    await pac.balance.usage({"timeout": 2_500})  # the seeds' milliseconds
+    assert route.calls.last.request.extensions["timeout"]["read"] == 2.5
+    await pac.balance.usage()
+    assert route.calls.last.request.extensions["timeout"]["read"] == 30.0
