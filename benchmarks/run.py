@@ -268,23 +268,25 @@ def sequential_sync_emits(server: CannedServer) -> Row:
     )
 
 
-async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float:
-    """Requests/s a bare asyncio client gets from the canned server: its headroom."""
-    host, port = url.removeprefix("https://").split(":")
-    context = ssl.create_default_context(cafile=ca)
-    request = (
-        f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        "Content-Length: 2\r\n\r\n{}"
-    ).encode()
+async def _keepalive_rate(
+    port: int,
+    request: bytes,
+    connections: int,
+    budget: float,
+    context: ssl.SSLContext | None = None,
+    expect: bytes = b"HTTP/1.1 2",
+) -> float:
+    """Requests/s that ``connections`` bare keep-alive asyncio clients get from 127.0.0.1:``port``."""
     done = 0
     deadline = time.perf_counter() + budget
 
     async def worker() -> None:
         nonlocal done
-        reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
         while time.perf_counter() < deadline:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(expect), head[:40]
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
             done += 1
@@ -293,6 +295,18 @@ async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
     return done / (time.perf_counter() - started)
+
+
+async def _raw_rate(url: str, ca: str, connections: int, budget: float) -> float:
+    """Requests/s a bare asyncio client gets from the canned server: its headroom."""
+    port = int(url.rsplit(":", 1)[1])
+    request = (
+        b"POST /api/v1/balance/delta HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    return await _keepalive_rate(
+        port, request, connections, budget, ssl.create_default_context(cafile=ca)
+    )
 
 
 def server_headroom(server: CannedServer) -> Row:
@@ -457,24 +471,7 @@ async def _emit_load(port: int, connections: int, budget: float) -> float:
         f"POST /api/v1/balance/delta HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {KEY}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    done = 0
-    deadline = time.perf_counter() + budget
-
-    async def worker() -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.perf_counter() < deadline:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 201"), head[:40]
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-            done += 1
-        writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / (time.perf_counter() - started)
+    return await _keepalive_rate(port, request, connections, budget, expect=b"HTTP/1.1 201")
 
 
 def sandbox_throughput() -> Row:
