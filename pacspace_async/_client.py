@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 
 from . import _options as opt
+from ._aio import running_loop
 from ._config import ClientConfig, redact
 from ._errors import ValidationError
 from ._transport import Transport, segment
@@ -80,7 +80,7 @@ class PacSpace:
         )
         # The loop this client lives on, when built inside one: the summary scheduler
         # starts there even when asked from another thread (the sync facade's callers).
-        self.balance._summaries.home_loop = _running_loop()
+        self.balance._summaries.home_loop = running_loop()
         self.customers = Customers(self._transport, dashboard_token)
         secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
         self.webhooks = Webhooks(secret, on_event=self._on_webhook) if secret else None
@@ -155,10 +155,3 @@ class PacSpace:
             if data.get(key) is not None:
                 fields[key] = data.get(key)
         self.balance._waiter.resolve(record_id, RecordStatus.model_validate(fields))
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ._aio import running_loop
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
 from ._retry import is_retryable
@@ -173,7 +174,7 @@ class Waiter:
         if not status.is_terminal:
             return False
         loop = self._task.get_loop() if self._task is not None else None
-        if loop is not None and _running_loop() is not loop:
+        if loop is not None and running_loop() is not loop:
             # Called from another thread (a web server's, under the sync facade): hand over.
             loop.call_soon_threadsafe(self.resolve, record_id, status)
             return record_id in self._watches
@@ -319,13 +320,6 @@ class Waiter:
         self._recent.move_to_end(record_id)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _server_latency(status: RecordStatus) -> float | None:

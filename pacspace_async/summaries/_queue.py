@@ -31,13 +31,14 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from anyio import sleep
 
 from .. import _json
+from .._aio import running_loop
 from .._errors import CadenceLimitError, PacSpaceError, ValidationError
 from ..types import BatchResult, FlushResult, QueuedSummary, QueueState
 from ._store import MemoryStore, OutboxStore, Store
@@ -199,7 +200,7 @@ class SummaryQueue:
 
     def _on_loop_thread(self) -> bool:
         loop = self._loop or self.home_loop
-        return loop is not None and _running_loop() is loop
+        return loop is not None and running_loop() is loop
 
     # -- flushing (on the loop) -------------------------------------------------------
 
@@ -319,7 +320,7 @@ class SummaryQueue:
         """Start the scheduler on the client's loop (from that loop, or any other thread)."""
         if self.is_running:
             return
-        running = _running_loop()
+        running = running_loop()
         loop = running or self.home_loop
         if loop is None:
             raise PacSpaceError(
@@ -358,7 +359,7 @@ class SummaryQueue:
         self._next_flush = None
         if task is not None and not task.done():
             loop = task.get_loop()
-            if _running_loop() is loop:
+            if running_loop() is loop:
                 task.cancel()
             else:
                 loop.call_soon_threadsafe(task.cancel)
@@ -369,7 +370,7 @@ class SummaryQueue:
                 with contextlib.suppress(PacSpaceError):
                     self.start()
             return
-        if _running_loop() is self._loop:
+        if running_loop() is self._loop:
             self._wake.set()
         else:
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -416,7 +417,7 @@ class SummaryQueue:
         else:
             self.stop()
         self._exit_hook = False
-        self._store.close() if self.options.outbox else None
+        self._store.close()
 
     def state(self) -> QueueState:
         next_flush = None
@@ -473,14 +474,3 @@ def _failure(item: dict[str, Any], error: str) -> dict[str, Any]:
 
 def _now_iso() -> str:
     return iso(datetime.now(timezone.utc))
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def queue_many(queue: SummaryQueue, summaries: Iterable[Mapping[str, Any]]) -> list[QueuedSummary]:
-    return [queue.queue(summary) for summary in summaries]

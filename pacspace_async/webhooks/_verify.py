@@ -29,6 +29,11 @@ EVENT_ID_HEADER = "x-event-id"
 _MS = 1_000_000_000_000
 
 
+def _digest(key: bytes, stamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``"{timestamp}.{raw body}"``: what a ``v1=`` signature carries."""
+    return hmac.new(key, stamp.encode("ascii", "replace") + b"." + body, hashlib.sha256).hexdigest()
+
+
 def _fail(reason: str, message: str) -> WebhookVerificationError:
     return WebhookVerificationError(message, reason=reason)
 
@@ -76,7 +81,7 @@ class Webhooks:
             )
         )
         stamp = str(int(self._clock() * 1000) if timestamp is None else timestamp)
-        digest = hmac.new(self._keys[0], stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        digest = _digest(self._keys[0], stamp, body)
         headers = {"X-PacSpace-Signature": f"v1={digest}", "X-PacSpace-Timestamp": stamp}
         if isinstance(payload, Mapping):
             if isinstance(payload.get("event"), str):
@@ -120,8 +125,7 @@ class Webhooks:
         ]
         if not candidates:
             raise _fail("unknown_scheme", "The signature header has no v1= signature.")
-        signed = stamp.encode("ascii", "replace") + b"." + body
-        expected = [hmac.new(key, signed, hashlib.sha256).hexdigest() for key in self._keys]
+        expected = [_digest(key, stamp, body) for key in self._keys]
         if not any(hmac.compare_digest(e, c) for e in expected for c in candidates):
             raise _fail(
                 "signature_mismatch",
