@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +16,11 @@ from ._errors import ValidationError
 from ._transport import Transport, segment
 from ._waiter import Waiter
 from .resources import Balance, Customers
-from .types import RecordStatus, Verification
+from .resources._balance import submit_batch
+from .summaries import SubmissionOptions, SummaryQueue
+from .summaries._flush import Submit
+from .summaries._identity import owner_of
+from .types import CloseReport, RecordStatus, Verification
 from .webhooks import WebhookEvent, Webhooks
 
 __all__ = ["PacSpace"]
@@ -72,15 +76,23 @@ class PacSpace:
             credit_pool_id=credit_pool_id,
         )
         self._transport = Transport(self._config, http_client, http_backend=http_backend)
-        self.balance = Balance(
-            self._transport,
-            Waiter(self._status, max_in_flight=max_status_requests),
-            submission,
-            exit_transport=lambda: Transport(self._config, http_backend=http_backend),
+        self._waiter = Waiter(self._status, max_in_flight=max_status_requests)
+
+        def exit_submit() -> tuple[Submit, Callable[[], Awaitable[None]]]:
+            # At interpreter exit this client's loop is gone: a fresh connection sends.
+            fresh = Transport(self._config, http_backend=http_backend)
+            return (lambda deltas, key: submit_batch(fresh, deltas, key)), fresh.aclose
+
+        self._summaries = SummaryQueue(
+            SubmissionOptions(submission),
+            lambda deltas, key: submit_batch(self._transport, deltas, key),
+            owner=owner_of(self._config.api_key, self._config.base_url),
+            exit_submit=exit_submit,
         )
         # The loop this client lives on, when built inside one: the summary scheduler
         # starts there even when asked from another thread (the sync facade's callers).
-        self.balance._summaries.home_loop = running_loop()
+        self._summaries.home_loop = running_loop()
+        self.balance = Balance(self._transport, self._waiter, self._summaries)
         self.customers = Customers(self._transport, dashboard_token)
         secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
         self.webhooks = Webhooks(secret, on_event=self._on_webhook) if secret else None
@@ -120,12 +132,31 @@ class PacSpace:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def aclose(self) -> None:
-        """Flush queued summaries (``autoFlushOnShutdown``), stop the waiter, and release
-        connections (an ``http_client`` you passed stays open)."""
-        await self.balance._summaries.aclose()
-        await self.balance._waiter.aclose()
-        await self._transport.aclose()
+    async def aclose(self) -> CloseReport:
+        """Deliver what summaries and meters hold (``autoFlushOnShutdown``), stop the
+        waiter, and release connections (an ``http_client`` you passed stays open).
+
+        Returns what happened to the usage: ``undelivered`` summaries stay in an outbox,
+        or are ``lost`` when they were held in memory (a WARNING says so too). The
+        connections are released whatever the outbox did.
+        """
+        try:
+            return await self._summaries.aclose()
+        finally:
+            try:
+                await self._waiter.aclose()
+            finally:
+                await self._transport.aclose()
+
+    def _on_fork_child(self, revive: Callable[[], object]) -> None:
+        """``pacspace_sync``: how a forked child brings a client back for its meters."""
+        self._summaries.revive = revive
+
+    def _adopt(self, old: PacSpace) -> None:
+        """In a forked child (``pacspace_sync``): take over the meters of the client this
+        one replaces, so that what they count from now on is sent by this one."""
+        for meter in old._summaries.take_meters():
+            self._summaries.adopt(meter)
 
     async def __aenter__(self) -> PacSpace:
         return self
@@ -154,4 +185,4 @@ class PacSpace:
         for key in ("receiptId", "customerId", "referenceId", "error", "failedAt"):
             if data.get(key) is not None:
                 fields[key] = data.get(key)
-        self.balance._waiter.resolve(record_id, RecordStatus.model_validate(fields))
+        self._waiter.resolve(record_id, RecordStatus.model_validate(fields))

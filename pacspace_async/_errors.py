@@ -20,6 +20,7 @@ __all__ = [
     "InvalidApiKeyError",
     "InvalidScopeCombinationError",
     "NotFoundError",
+    "OutboxError",
     "PacSpaceError",
     "PlanLimitExceededError",
     "RateLimitError",
@@ -191,3 +192,17 @@ class WebhookVerificationError(PacSpaceError):
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message, 0)
         self.reason = reason
+
+
+class OutboxError(PacSpaceError):
+    """The summary outbox (a SQLite file or a PostgreSQL store) could not be used.
+
+    The message names the outbox and what to do; ``location`` is the outbox (a path, or a
+    URL without its password). Nothing already queued in it is lost by the failure.
+    """
+
+    default_code = "OUTBOX_ERROR"
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message, 0)
+        self.location = location

@@ -251,9 +251,12 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
 _LIFECYCLE_TEXT = '''    def __repr__(self) -> str:
         return repr(self._runtime.client())
 
-    def close(self) -> None:
-        """Release connections; the loop thread stops when the last client closes."""
-        self._finalizer()
+    def close(self) -> CloseReport | None:
+        """Deliver what summaries and meters hold, release connections; returns what
+        happened to the usage (see ``pacspace_async.PacSpace.aclose``). The loop thread
+        stops when the last client closes."""
+        report: CloseReport | None = self._finalizer()
+        return report
 
     def __enter__(self) -> PacSpace:
         return self
@@ -276,6 +279,7 @@ def render() -> str:
         "from types import TracebackType",
         "from pacspace_async import PacSpace as _AsyncPacSpace",
         "from pacspace_sync._runtime import Runtime",
+        "from pacspace_async.types import CloseReport",
     }
     classes = [_class(cls, path, imports) for cls, path in reversed(tree)]
     generated = {c.__name__ for c, _ in tree}

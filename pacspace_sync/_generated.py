@@ -44,6 +44,7 @@ from pacspace_async.summaries import Meter
 from pacspace_async.types import APIModel
 from pacspace_async.types import Checkpoint
 from pacspace_async.types import CheckpointList
+from pacspace_async.types import CloseReport
 from pacspace_async.types import CompareReport
 from pacspace_async.types import Customer
 from pacspace_async.types import CustomerList
@@ -125,7 +126,8 @@ class Balance:
         ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
         ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
         covers the current UTC window of the profile's cadence (the UTC day for
-        ``daily``); a later summary for the same customer and window replaces it.
+        ``daily``). A later summary for the same customer, reason and window replaces it
+        while it is unsent; its ``referenceId`` names the aggregate, not its amount.
         """
         c = self._runtime.client()
         return c.balance.queue_summary(summary)
@@ -163,7 +165,10 @@ class Balance:
 
     def meter(self, window: str = '1d', reason: str = 'usage') -> Meter:
         """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,
-        reason and UTC window with no I/O; closed windows become queued summaries.
+        reason and UTC window with no I/O. The client's scheduler (started here) journals
+        it every tick and sends each window once it has ended; closing the client sends
+        the open window's partial too. With a PostgreSQL outbox,
+        ``meter.record(connection, ...)`` writes usage in your own transaction.
         """
         c = self._runtime.client()
         return c.balance.meter(window, reason)
@@ -326,9 +331,12 @@ class PacSpace:
     def __repr__(self) -> str:
         return repr(self._runtime.client())
 
-    def close(self) -> None:
-        """Release connections; the loop thread stops when the last client closes."""
-        self._finalizer()
+    def close(self) -> CloseReport | None:
+        """Deliver what summaries and meters hold, release connections; returns what
+        happened to the usage (see ``pacspace_async.PacSpace.aclose``). The loop thread
+        stops when the last client closes."""
+        report: CloseReport | None = self._finalizer()
+        return report
 
     def __enter__(self) -> PacSpace:
         return self

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
 from pacspace_async import PacSpaceError
+from pacspace_async.types import CloseReport
 
 from ._loop import loop_thread
 
@@ -36,7 +37,10 @@ class Runtime:
         async def build() -> AsyncPacSpace:
             return self._factory()
 
-        return loop_thread.run(build())
+        client = loop_thread.run(build())
+        # A meter's first add in a forked child calls this: the child gets its own client.
+        client._on_fork_child(self.client)
+        return client
 
     def client(self) -> AsyncPacSpace:
         """The async client of this process (rebuilt once after a fork)."""
@@ -47,7 +51,9 @@ class Runtime:
             with self._lock:
                 if self._generation != loop_thread.generation:
                     self._generation = loop_thread.acquire()
+                    old, self._client = client, None
                     self._client = client = self._build()
+                    client._adopt(old)  # its meters now report to the child's client
                 else:
                     client = self._client
         if client is None:
@@ -80,15 +86,16 @@ class Runtime:
 
                 loop_thread.run(finish())
 
-    def close(self) -> None:
+    def close(self) -> CloseReport | None:
         with self._lock:
             client, self._client = self._client, None
             if client is None:
-                return
+                return None
             self.closed = True
             generation = self._generation
         try:
             if generation == loop_thread.generation:
-                loop_thread.run(client.aclose())
+                return loop_thread.run(client.aclose())
+            return None
         finally:
             loop_thread.release(generation)

@@ -10,8 +10,8 @@ import pytest
 import pacspace_async as ps
 from pacspace_async import PacSpace
 from pacspace_async.summaries import Meter
-
-from .conftest import BASE, KEY
+from pacspace_async.summaries._stores import MemoryStore
+from pacspace_sandbox import Sandbox
 
 
 class Clock:
@@ -22,19 +22,11 @@ class Clock:
         return self.now
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.queued: list[dict[str, object]] = []
-
-    def queue(self, summary: dict[str, object]) -> None:
-        self.queued.append(summary)
-
-
 DAY = 1_779_840_000  # 2026-05-27T00:00:00Z
 
 
 def test_adds_are_exact_and_grouped() -> None:
-    meter = Meter(Recorder(), window="1d", reason="usage", clock=Clock(DAY + 10))
+    meter = Meter(None, window="1d", reason="usage", clock=Clock(DAY + 10))
     for _ in range(10):
         meter.add("c", 0.1)
     meter.add("c", "-2", reason="refund")
@@ -49,29 +41,29 @@ def test_adds_are_exact_and_grouped() -> None:
 
 
 def test_closed_windows_become_summaries_and_nothing_else_happens_on_add() -> None:
-    recorder, clock = Recorder(), Clock(DAY + 10)
-    meter = Meter(recorder, window="1h", clock=clock)
+    store, clock = MemoryStore(), Clock(DAY + 10)
+    meter = Meter(None, window="1h", clock=clock)
     meter.add("c", -3)
     meter.add("zero", 1)
     meter.add("zero", -1)
     clock.now += 3600
     meter.add("c", -4)  # a new window: still no I/O
-    assert recorder.queued == []
-    assert meter.close_windows() == 1  # the zero total is not a summary
-    assert recorder.queued == [
-        {
-            "customerId": "c",
-            "delta": -3,
-            "reason": "usage",
-            "windowStart": "2026-05-27T00:00:00Z",
-            "windowEnd": "2026-05-27T01:00:00Z",
-        }
-    ]
-    assert [s["delta"] for s in meter.snapshot()] == [-4]
+    assert store.usage_rows() == 0 and store.count() == 0
+    store.journal(meter.take(), "producer")  # what the scheduler does every tick
+    assert store.seal(until=clock.now) == 1  # the zero total is not a summary
+    [item] = store.claim(10).items
+    assert (item.customer_id, item.delta, item.reason, item.window_start, item.window_end) == (
+        "c",
+        -3,
+        "usage",
+        "2026-05-27T00:00:00Z",
+        "2026-05-27T01:00:00Z",
+    )
+    assert store.usage_rows() == 1 and meter.snapshot() == []  # the open window waits
 
 
 def test_thread_safe() -> None:
-    meter = Meter(Recorder(), clock=Clock(DAY))
+    meter = Meter(None, clock=Clock(DAY))
     threads = [
         threading.Thread(target=lambda: [meter.add("c", 1) for _ in range(5000)]) for _ in range(4)
     ]
@@ -87,7 +79,7 @@ def test_thread_safe() -> None:
     [("", 1, "customerId"), ("c", float("nan"), "amount"), ("c", "x", "amount")],
 )
 def test_bad_adds(customer: str, amount: object, field: str) -> None:
-    meter = Meter(Recorder())
+    meter = Meter(None)
     with pytest.raises(ps.ValidationError) as caught:
         meter.add(customer, amount)  # type: ignore[arg-type]
     assert caught.value.code == "INVALID_SUMMARY" and caught.value.field == field
@@ -96,16 +88,17 @@ def test_bad_adds(customer: str, amount: object, field: str) -> None:
 def test_bad_windows() -> None:
     for window in ("1w", "7h", "0s", 5):
         with pytest.raises(ps.ValidationError):
-            Meter(Recorder(), window=window)  # type: ignore[arg-type]
+            Meter(None, window=window)  # type: ignore[arg-type]
 
 
-async def test_meter_windows_reach_the_queue_through_the_client() -> None:
-    pac = PacSpace(
-        KEY, base_url=BASE, submission={"autoStart": False, "autoFlushOnShutdown": False}
-    )
-    meter = pac.balance.meter(window="1s")
+async def test_meter_windows_reach_the_service_through_the_client(
+    pacspace_client: PacSpace, pacspace_sandbox: Sandbox
+) -> None:
+    meter = pacspace_client.balance.meter(window="1s")
     meter._clock = Clock(DAY)  # type: ignore[method-assign]
     meter.add("c", -7)
     meter._clock = Clock(DAY + 5)  # type: ignore[method-assign]
-    assert pac.balance._summaries.close_meter_windows() == 1
-    assert pac.balance.get_summary_queue_state().queued_count == 1
+    result = await pacspace_client.balance.flush_summaries()
+    assert result.accepted == 1
+    [row] = pacspace_sandbox.ledger.store.all("SELECT amount, reason FROM deltas")
+    assert (Decimal(row["amount"]), row["reason"]) == (-7, "usage")

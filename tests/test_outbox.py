@@ -24,7 +24,11 @@ def pacspace_sandbox_config() -> SandboxConfig:
 
 def outbox_rows(path: Path) -> int:
     with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0])
+        return int(
+            db.execute("SELECT COUNT(*) FROM pacspace_summaries WHERE state != 'dead'").fetchone()[
+                0
+            ]
+        )
 
 
 def recorded(sandbox: Sandbox) -> tuple[int, int]:

@@ -94,22 +94,32 @@ async def test_same_customer_and_window_replaces(
     assert sorted(Decimal(r["amount"]) for r in rows(pacspace_sandbox)) == [-25, -1]
 
 
-def test_reference_ids_match_the_official_clients() -> None:
+WINDOW = {"windowStart": "2026-05-27T00:00:00+00:00", "windowEnd": "2026-05-28T00:00:00Z"}
+
+
+def test_reference_ids_name_the_aggregate_never_its_amount() -> None:
     from pacspace_sdk.submission import SubmissionCoordinator
 
-    official = SubmissionCoordinator(submit_batch=lambda deltas: {}, options={"autoStart": False})
-    summary = {
-        "customerId": "c",
-        "delta": -42.5,
-        "windowStart": "2026-05-27T00:00:00+00:00",
-        "windowEnd": "2026-05-28T00:00:00Z",
-    }
-    theirs = official.queue_summary(summary)
-    pac = PacSpace(
-        KEY, base_url=BASE, submission={"autoStart": False, "autoFlushOnShutdown": False}
-    )
-    ours = pac.balance.queue_summary(summary)
-    assert ours.reference_id == theirs["referenceId"] and ours.key == theirs["key"]
+    summary = {"customerId": "c", "delta": -42.5, **WINDOW}
+    official = [
+        SubmissionCoordinator(submit_batch=lambda deltas: {}, options={"autoStart": False})
+        for _ in range(2)
+    ]
+    theirs = [o.queue_summary(summary)["referenceId"] for o in official]
+    assert theirs[0] == theirs[1]  # pacspace-sdk: two producers, one id: one of them is lost
+
+    options = {"autoStart": False, "autoFlushOnShutdown": False}
+    one, two = (PacSpace(KEY, base_url=BASE, submission=options) for _ in range(2))
+    first = one.balance.queue_summary(summary)
+    assert two.balance.queue_summary(summary).reference_id != first.reference_id
+    other_reason = one.balance.queue_summary({**summary, "reason": "storage"})
+    assert other_reason.reference_id != first.reference_id and other_reason.key != first.key
+    assert one.balance.get_summary_queue_state().queued_count == 2  # two reasons: both kept
+    replaced = one.balance.queue_summary({**summary, "delta": -50})
+    assert replaced.reference_id == first.reference_id  # the same unsent slice, replaced
+    assert first.key == "c|usage_summary|2026-05-27T00:00:00Z|2026-05-28T00:00:00Z"
+    given = one.balance.queue_summary({**summary, "reason": "x", "referenceId": "mine"})
+    assert given.reference_id == "mine"
 
 
 async def test_batches_of_at_most_the_limit(client_factory: Any, pacspace_sandbox: Sandbox) -> None:
@@ -146,7 +156,7 @@ async def test_pacing_and_cadence_limit(monkeypatch: pytest.MonkeyPatch) -> None
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("pacspace_async.summaries._queue.sleep", fake_sleep)
+    monkeypatch.setattr("pacspace_async.summaries._flush.sleep", fake_sleep)
     ok = {"totalQueued": 1, "totalFailed": 0, "results": [{"index": 0, "status": "QUEUED"}]}
     with respx.mock(base_url=BASE) as router:
         route = router.post("/api/v1/balance/delta/batch")

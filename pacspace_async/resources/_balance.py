@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from .._errors import ValidationError
 from .._options import Amount, RequestOptions, RequestOverrides
 from .._transport import Transport, query, segment
 from .._waiter import Waiter
-from ..summaries import Meter, SubmissionOptions, SummaryQueue
+from ..summaries import Meter, SummaryQueue
 from ..types import (
     APIModel,
     BatchResult,
@@ -46,7 +46,7 @@ from ._common import WaitOverrides, keys
 from ._many import EmitItem, EmitOutcome, stream
 from ._receipts import Receipts
 
-__all__ = ["Balance"]
+__all__ = ["Balance", "submit_batch"]
 
 DEFAULT_WAIT_TIMEOUT = 60.0
 DEFAULT_POLL_INTERVAL = 2.0
@@ -100,27 +100,11 @@ class Balance:
 
     receipts: Receipts
 
-    def __init__(
-        self,
-        transport: Transport,
-        waiter: Waiter,
-        submission: Mapping[str, Any] | None = None,
-        exit_transport: Callable[[], Transport] | None = None,
-    ) -> None:
+    def __init__(self, transport: Transport, waiter: Waiter, summaries: SummaryQueue) -> None:
         self._transport = transport
         self._waiter = waiter
+        self._summaries = summaries
         self.receipts = Receipts(transport)
-
-        def exit_submit() -> tuple[Any, Callable[[], Awaitable[None]]]:
-            assert exit_transport is not None
-            fresh = exit_transport()
-            return (lambda deltas, key: _submit_batch(fresh, deltas, key)), fresh.aclose
-
-        self._summaries = SummaryQueue(
-            SubmissionOptions(submission),
-            lambda deltas, key: _submit_batch(self._transport, deltas, key),
-            exit_submit=exit_submit if exit_transport is not None else None,
-        )
 
     # -- summaries ----------------------------------------------------------------------
 
@@ -130,7 +114,8 @@ class Balance:
         ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
         ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
         covers the current UTC window of the profile's cadence (the UTC day for
-        ``daily``); a later summary for the same customer and window replaces it.
+        ``daily``). A later summary for the same customer, reason and window replaces it
+        while it is unsent; its ``referenceId`` names the aggregate, not its amount.
         """
         return self._summaries.queue(summary)
 
@@ -174,10 +159,11 @@ class Balance:
 
     def meter(self, window: str = "1d", reason: str = "usage") -> Meter:
         """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,
-        reason and UTC window with no I/O; closed windows become queued summaries."""
-        meter = Meter(self._summaries, window=window, reason=reason)
-        self._summaries.add_meter(meter)
-        return meter
+        reason and UTC window with no I/O. The client's scheduler (started here) journals
+        it every tick and sends each window once it has ended; closing the client sends
+        the open window's partial too. With a PostgreSQL outbox,
+        ``meter.record(connection, ...)`` writes usage in your own transaction."""
+        return self._summaries.meter(window, reason)
 
     # -- recording ----------------------------------------------------------------
 
@@ -779,7 +765,7 @@ class Balance:
         )
 
 
-async def _submit_batch(
+async def submit_batch(
     transport: Transport, deltas: builtins.list[dict[str, Any]], key: str
 ) -> BatchResult:
     data = await transport.request(

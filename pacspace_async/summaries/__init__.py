@@ -1,6 +1,7 @@
-"""Client-side summaries: the queue, its durable outbox, and the in-process meter."""
+"""Client-side summaries: the queue, the meter, and the stores they keep usage in."""
 
 from ._meter import Meter
-from ._queue import QueueFullError, SubmissionOptions, SummaryQueue
+from ._queue import QueueFullError, SummaryQueue
+from ._settings import SubmissionOptions
 
 __all__ = ["Meter", "QueueFullError", "SubmissionOptions", "SummaryQueue"]

@@ -3,10 +3,17 @@
 ``meter.add(customer_id, amount)`` is a dict update under a lock: it runs in the caller's
 thread (in ``pacspace_sync`` too), sums exactly (``Decimal``; ten adds of ``0.1`` are
 exactly ``1``) and never touches the network or the disk. Windows are aligned to UTC
-(``"1d"`` is the UTC day). When a window has closed, the scheduler tick or the next
-flush turns its totals into queued summaries (and outbox rows), one per customer and
-reason; a window whose total is zero is dropped, since a summary of nothing records
-nothing.
+(``"1d"`` is the UTC day).
+
+The client's scheduler takes what was added every tick (``journalIntervalMs``, 1 s by
+default) and journals it to the store: to disk with an outbox, so a SIGKILL loses at most
+one tick. Windows that have ended are sealed into summaries, one per customer, reason
+and window; a close seals the open window's partial as a slice of its own. A forked
+child's meter starts empty: the parent sends what it counted.
+
+``await meter.record(connection, customer_id, amount)`` (a PostgreSQL outbox only) writes
+the usage in the caller's own open transaction instead: it is sent only if that
+transaction commits. Given a blocking psycopg ``Connection``, ``record`` is blocking too.
 """
 
 from __future__ import annotations
@@ -14,14 +21,19 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from .. import _options as opt
-from .._errors import ValidationError
+from .._errors import PacSpaceError, ValidationError
+from ._identity import after_fork
+from ._stores import Usage
 from ._summary import iso
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection, Connection
 
 __all__ = ["Meter", "parse_window"]
 
@@ -41,12 +53,21 @@ def parse_window(window: str) -> int:
     return seconds
 
 
+class _Sink(Protocol):
+    """What a meter reports to (the summary queue)."""
+
+    def meter_forked(self) -> None: ...
+    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]: ...
+    async def ready_for_record(self) -> None: ...
+    def ready_for_record_blocking(self) -> None: ...
+
+
 class Meter:
-    """Aggregates usage in memory; closed windows become queued summaries."""
+    """Aggregates usage in memory; the client's scheduler journals and seals it."""
 
     def __init__(
         self,
-        queue: Any,
+        sink: _Sink | None,
         *,
         window: str = "1d",
         reason: str = "usage",
@@ -54,15 +75,21 @@ class Meter:
     ) -> None:
         self._size = parse_window(window)
         self._reason = opt.text(reason, "reason")
-        self._queue = queue
+        self._sink = sink
         self._clock = clock
         self._lock = threading.Lock()
         self._totals: dict[tuple[int, str, str], int | Decimal] = {}
         self._index, self._opened, self._closes = 0, 0.0, 0.0
+        self._forked = False
         self.window = window
+        after_fork(self)
 
     def __repr__(self) -> str:
         return f"Meter(window={self.window!r}, reason={self._reason!r}, open={len(self._totals)})"
+
+    @property
+    def window_seconds(self) -> int:
+        return self._size
 
     def add(
         self, customer_id: str, amount: int | float | str | Decimal, reason: str | None = None
@@ -71,14 +98,11 @@ class Meter:
         # The hot path: a type check, a clock read and a locked dict update. Ints are
         # summed as ints (int + Decimal is exact); anything else becomes a Decimal first.
         kind = type(amount)
-        value: int | Decimal
-        if kind is int or (kind is Decimal and amount.is_finite()):  # type: ignore[union-attr]
-            value = amount  # type: ignore[assignment]
-        else:
-            try:
-                value = opt.amount(amount, "amount")
-            except ValidationError as exc:
-                raise ValidationError(exc.message, 0, "INVALID_SUMMARY", field="amount") from None
+        value: int | Decimal = (
+            amount  # type: ignore[assignment]
+            if kind is int or (kind is Decimal and amount.is_finite())  # type: ignore[union-attr]
+            else _amount(amount)
+        )
         if type(customer_id) is not str or not customer_id:
             raise ValidationError(
                 "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
@@ -92,7 +116,11 @@ class Meter:
             totals[key] = totals.get(key, 0) + value
 
     def _roll(self, now: float) -> None:
-        """The clock left the cached window: find the one it is in now."""
+        """The clock left the cached window (or the process forked): find where it is now."""
+        if self._forked:
+            self._forked = False
+            if self._sink is not None:
+                self._sink.meter_forked()
         index = int(now // self._size)
         self._index, self._opened, self._closes = (
             index,
@@ -100,34 +128,119 @@ class Meter:
             (index + 1) * self._size,
         )
 
+    def _after_fork_in_child(self) -> None:
+        # What the parent counted is the parent's to send; the cached window is cleared so
+        # that the next add passes through _roll, which tells the sink.
+        self._lock = threading.Lock()
+        self._totals = {}
+        self._closes = 0.0
+        self._forked = True
+
+    # -- what the scheduler uses ----------------------------------------------------------
+
     def snapshot(self) -> list[dict[str, Any]]:
-        """The open aggregates: ``customerId``, ``delta``, ``reason``, ``windowStart``, ``windowEnd``."""
+        """What was added since the last tick: ``customerId``, ``delta``, ``reason``,
+        ``windowStart``, ``windowEnd``."""
         with self._lock:
             items = list(self._totals.items())
-        return [self._summary(key, Decimal(total)) for key, total in items]
+        return [
+            {
+                "customerId": usage.customer_id,
+                "delta": usage.amount,
+                "reason": usage.reason,
+                "windowStart": usage.window_start,
+                "windowEnd": usage.window_end,
+            }
+            for usage in (self._usage(key, Decimal(total)) for key, total in items)
+        ]
 
-    def close_windows(self, now: float | None = None) -> int:
-        """Queue the totals of every window that has ended; returns how many were queued."""
-        current = int((self._clock() if now is None else now) // self._size)
+    def take(self) -> list[Usage]:
+        """Everything added since the last call, as usage rows (zero totals left out)."""
         with self._lock:
-            closed = [(key, total) for key, total in self._totals.items() if key[0] < current]
-            for key, _ in closed:
-                del self._totals[key]
-        queued = 0
-        for key, total in closed:
-            if total != 0:
-                self._queue.queue(self._summary(key, Decimal(total)))
-                queued += 1
-        return queued
+            totals, self._totals = self._totals, {}
+        return [self._usage(key, Decimal(total)) for key, total in totals.items() if total != 0]
 
-    def _summary(self, key: tuple[int, str, str], total: Decimal) -> dict[str, Any]:
+    def give_back(self, rows: list[Usage]) -> None:
+        """Rows :meth:`take` handed out that could not be stored: count them again."""
+        with self._lock:
+            for row in rows:
+                key = (int(row.window_end_at // self._size) - 1, row.customer_id, row.reason)
+                self._totals[key] = self._totals.get(key, 0) + row.amount
+
+    def _usage(self, key: tuple[int, str, str], total: Decimal) -> Usage:
         index, customer, reason = key
         start = datetime.fromtimestamp(index * self._size, timezone.utc)
         end = datetime.fromtimestamp((index + 1) * self._size, timezone.utc)
-        return {
-            "customerId": customer,
-            "delta": total,
-            "reason": reason,
-            "windowStart": iso(start),
-            "windowEnd": iso(end),
-        }
+        return Usage(customer, reason, iso(start), iso(end), end.timestamp(), total)
+
+    # -- recording in the caller's transaction ------------------------------------------
+
+    @overload
+    def record(
+        self,
+        connection: AsyncConnection[Any],
+        customer_id: str,
+        amount: int | float | str | Decimal,
+        reason: str | None = None,
+    ) -> Awaitable[None]: ...
+
+    @overload
+    def record(
+        self,
+        connection: Connection[Any],
+        customer_id: str,
+        amount: int | float | str | Decimal,
+        reason: str | None = None,
+    ) -> None: ...
+
+    def record(
+        self,
+        connection: Any,
+        customer_id: str,
+        amount: int | float | str | Decimal,
+        reason: str | None = None,
+    ) -> Awaitable[None] | None:
+        """Write usage in the caller's open transaction (a PostgreSQL outbox only).
+
+        With a psycopg ``AsyncConnection``, await it; with a ``Connection``, it blocks. The
+        row is one insert (never an update of a shared row) and is sent only if the
+        caller's transaction commits.
+        """
+        sink = self._sink
+        if sink is None:
+            raise PacSpaceError("This meter is not attached to a client.", 0, "NO_CLIENT")
+        value = _amount(amount)
+        if type(customer_id) is not str or not customer_id:
+            raise ValidationError(
+                "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
+            )
+        if value == 0:
+            raise ValidationError("amount must not be zero", 0, "INVALID_SUMMARY", field="amount")
+        index = int(self._clock() // self._size)
+        usage = self._usage((index, customer_id, opt.text(reason or self._reason, "reason")), value)
+        sql, params = sink.record_statement(usage)
+        if _is_async(connection):
+
+            async def run() -> None:
+                await sink.ready_for_record()
+                await connection.execute(sql, params)
+
+            return run()
+        sink.ready_for_record_blocking()
+        connection.execute(sql, params)
+        return None
+
+
+def _is_async(connection: Any) -> bool:
+    try:
+        from psycopg import AsyncConnection
+    except ImportError:  # pragma: no cover - record() already needed psycopg for its store
+        return False
+    return isinstance(connection, AsyncConnection)
+
+
+def _amount(amount: Any) -> Decimal:
+    try:
+        return opt.amount(amount, "amount")
+    except ValidationError as exc:
+        raise ValidationError(exc.message, 0, "INVALID_SUMMARY", field="amount") from None

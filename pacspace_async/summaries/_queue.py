@@ -1,132 +1,49 @@
-"""The summary queue: bounded, paced, flushed in batches, scheduled on the client's loop.
+"""The summary queue: the seeds' ``queue_summary``/``flush_summaries``, meters, and close.
 
-Semantics follow the official client (``submission={...}`` with its option names):
-profiles ``daily`` (default, 24 h cadence), ``sub_daily`` (6 h) and ``immediate``, the
-last two for enterprise accounts only; batches of at most ``maxDeltasPerRequest`` (≤ 100)
-through the batch endpoint with the metadata ``summaryWindowStart``,
-``summaryWindowEnd``, ``summaryProfile`` and ``submissionType: "tenant_summary"``; at most
-``maxRequestsPerMinute`` batch requests a minute. Summaries the server refuses stay
-queued with their reason; a ``CADENCE_LIMIT`` is waited out (up to
-:data:`CADENCE_RETRIES` times per batch).
+Semantics follow pacspace-sdk where they are safe (see the README for every difference):
+an unsent summary for the same customer, **reason** and window is replaced by a later one
+from the same producer; a caller's ``referenceId`` is used as given; without one, the
+store mints one that names the aggregate (:mod:`._identity`). The queue is bounded
+(``maxQueued``, policy ``onFull``: ``"raise"``, ``"block"`` or ``"drop"`` with a callback
+and a counter): never a silent drop.
 
-Added here: ``outbox`` (a SQLite path: see :mod:`._store`), and a bound, ``maxQueued``
-(default :data:`DEFAULT_MAX_QUEUED`), with the policy ``onFull``: ``"raise"`` (default:
-:class:`QueueFullError`), ``"block"`` (wait up to ``blockTimeoutMs`` for a flush to make
-room; only from a thread other than the client's loop), or ``"drop"`` (call ``onDrop``
-with the summary and count it in ``dropped``). Never a silent drop.
-
-The scheduler is a task on the client's event loop; it also hands closed meter windows
-to the queue. On ``aclose`` the queue is flushed (``autoFlushOnShutdown``, bounded by
-:data:`SHUTDOWN_FLUSH_TIMEOUT`); a process that exits without closing flushes an
-in-memory queue at interpreter exit through a fresh connection, bounded the same way.
+Closing loses nothing: meters are journaled, the open windows' partials sealed as slices
+of their own, and everything delivered within ``shutdownTimeoutMs``; what cannot be sent
+stays in an outbox, or is reported lost (WARNING with counts) in memory. A process that
+exits without closing does the same at interpreter exit (an outbox keeps its summaries
+for the next start instead of sending them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import contextlib
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from anyio import sleep
-
-from .. import _json
 from .._aio import running_loop
-from .._errors import CadenceLimitError, PacSpaceError, ValidationError
-from ..types import BatchResult, FlushResult, QueuedSummary, QueueState
-from ._store import MemoryStore, OutboxStore, Store
+from .._errors import OutboxError, PacSpaceError
+from ..types import CloseReport, FlushResult, QueuedSummary, QueueState
+from ._flush import Flusher, Submit, run_io
+from ._identity import after_fork, new_token
+from ._meter import Meter
+from ._scheduler import IDLE_TICK, Scheduler
+from ._settings import SubmissionOptions
+from ._stores import Draft, MemoryStore, Store, Stored, Usage, open_store
 from ._summary import iso, normalize
 
-__all__ = ["QueueFullError", "SummaryQueue", "SubmissionOptions"]
+__all__ = ["QueueFullError", "SummaryQueue"]
 
 log = logging.getLogger("pacspace")
-
-PROFILE_CADENCE_MS = {"daily": 86_400_000, "sub_daily": 21_600_000, "immediate": 0}
-DEFAULT_MAX_QUEUED = 10_000
-CADENCE_RETRIES = 3
-SHUTDOWN_FLUSH_TIMEOUT = 10.0
-TICK = 60.0
-"""The scheduler looks at meters and the clock at least this often (seconds)."""
-
-Submit = Callable[[list[dict[str, Any]], str], Awaitable[BatchResult]]
 
 
 class QueueFullError(PacSpaceError):
     default_code = "SUMMARY_QUEUE_FULL"
-
-
-class SubmissionOptions:
-    """``submission={...}``, validated once."""
-
-    KEYS = frozenset(
-        {
-            "profile",
-            "cadenceMs",
-            "maxDeltasPerRequest",
-            "maxRequestsPerMinute",
-            "autoStart",
-            "autoFlushOnShutdown",
-            "defaultReason",
-            "enterprise",
-            "outbox",
-            "maxQueued",
-            "onFull",
-            "blockTimeoutMs",
-            "onDrop",
-        }
-    )
-
-    def __init__(self, options: Mapping[str, Any] | None) -> None:
-        options = dict(options or {})
-        unknown = set(options) - self.KEYS
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ValidationError(f"unknown submission option {name!r}", field=name)
-        self.profile = str(options.get("profile", "daily"))
-        if self.profile not in PROFILE_CADENCE_MS:
-            raise ValidationError(
-                f"profile must be daily, sub_daily or immediate, not {self.profile!r}",
-                field="profile",
-            )
-        self.enterprise = bool(options.get("enterprise", False))
-        if self.profile != "daily" and not self.enterprise:
-            raise ValidationError(
-                f'Submission profile "{self.profile}" is enterprise-only. Set enterprise=True to enable it.',
-                0,
-                "INVALID_SUBMISSION_PROFILE",
-                field="profile",
-            )
-        self.cadence_ms = max(0, int(options.get("cadenceMs", PROFILE_CADENCE_MS[self.profile])))
-        if self.profile != "immediate" and self.cadence_ms <= 0:
-            raise ValidationError(
-                f'Submission profile "{self.profile}" requires cadenceMs > 0.',
-                0,
-                "INVALID_SUBMISSION_PROFILE",
-                field="cadenceMs",
-            )
-        self.max_per_request = min(100, max(1, int(options.get("maxDeltasPerRequest", 100))))
-        self.max_per_minute = max(1, int(options.get("maxRequestsPerMinute", 10)))
-        self.auto_start = bool(options.get("autoStart", True))
-        self.auto_flush = bool(options.get("autoFlushOnShutdown", True))
-        self.default_reason = str(options.get("defaultReason", "usage_summary"))
-        self.outbox: str | None = options.get("outbox")
-        self.max_queued = int(options.get("maxQueued", DEFAULT_MAX_QUEUED))
-        if self.max_queued < 1:
-            raise ValidationError("maxQueued must be at least 1", field="maxQueued")
-        self.on_full = str(options.get("onFull", "raise"))
-        if self.on_full not in ("raise", "block", "drop"):
-            raise ValidationError("onFull must be raise, block or drop", field="onFull")
-        self.block_timeout = float(options.get("blockTimeoutMs", 30_000)) / 1000
-        self.on_drop: Callable[[dict[str, Any]], None] | None = options.get("onDrop")
-        if self.on_full == "drop" and not callable(self.on_drop):
-            raise ValidationError('onFull="drop" needs an onDrop callback', field="onDrop")
 
 
 class SummaryQueue:
@@ -135,46 +52,79 @@ class SummaryQueue:
         options: SubmissionOptions,
         submit: Submit,
         *,
-        exit_submit: Callable[[], tuple[Submit, Callable[[], Awaitable[None]]]] | None = None,
+        owner: str,
+        exit_submit: Callable[[], tuple[Submit, Callable[[], Any]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options
         self._submit = submit
         self._exit_submit = exit_submit
         self._clock = clock
-        self._store: Store = OutboxStore(options.outbox) if options.outbox else MemoryStore()
+        self.store: Store = open_store(options.outbox, owner, max_attempts=options.max_attempts)
+        self._flusher = Flusher(options, self.store)
+        self._scheduler = Scheduler(
+            cadence=options.cadence_ms / 1000,
+            immediate=options.profile == "immediate",
+            clock=clock,
+            tick=self._tick,
+            flush=self.flush,
+            has_pending=lambda: self.store.count() > 0,
+            interval=lambda: options.journal_interval if self._meters else IDLE_TICK,
+        )
         self._room = threading.Condition()
-        self._flush_lock: asyncio.Lock | None = None
-        self._last_request = 0.0
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._next_flush: float | None = None
-        self._meters: list[Any] = []
+        self._meters: list[Meter] = []
+        self._record_ready = False
         self.dropped = 0
-        self._exit_hook = False
-        self.home_loop: asyncio.AbstractEventLoop | None = None
+        self.revive: Callable[[], object] | None = None
+        """Set by ``pacspace_sync``: brings a client back in a forked child."""
+        self._reset_process_state()
+        after_fork(self)
+
+    def _reset_process_state(self) -> None:
+        self.producer = new_token()
+        self._flush_lock: asyncio.Lock | None = None
+        self._closed = False
+
+    def _after_fork_in_child(self) -> None:
+        self._reset_process_state()
+        self._scheduler.after_fork()
+
+    @property
+    def home_loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._scheduler.home_loop
+
+    @home_loop.setter
+    def home_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._scheduler.home_loop = loop
 
     # -- queueing (any thread, no await) -------------------------------------------
 
     def queue(self, summary: Mapping[str, Any]) -> QueuedSummary:
-        item = normalize(
+        draft = normalize(
             summary,
             default_reason=self.options.default_reason,
             cadence_ms=self.options.cadence_ms,
             now=self._clock(),
         )
-        full = not self._store.has(item["key"]) and self._store.count() >= self.options.max_queued
-        if full and not self._make_room(item):
-            return QueuedSummary.model_validate(item)
-        self._store.put(item)
-        self._ensure_exit_hook()
+        full = (
+            not self.store.has_open(self.producer, draft)
+            and self.store.count() >= self.options.max_queued
+        )
+        if full and not self._make_room(_wire_dict(draft)):
+            return _queued(_unstored(draft))
+        stored = self.store.put(draft, self.producer)
+        _HOLDING.add(self)
         if self.options.profile == "immediate":
-            self._poke()
-        elif self.options.auto_start and not self.is_running:
-            with contextlib.suppress(PacSpaceError):  # no loop yet: flush explicitly, or later
-                self.start()
-        return QueuedSummary.model_validate(item)
+            self._autostart()
+            self._scheduler.poke()
+        else:
+            self._autostart()
+        return _queued(stored)
+
+    def _autostart(self) -> None:
+        if self.options.auto_start and not self._scheduler.is_running:
+            with contextlib.suppress(PacSpaceError):  # no loop yet: flush, close or exit sends
+                self._scheduler.start()
 
     def _make_room(self, item: dict[str, Any]) -> bool:
         policy = self.options.on_full
@@ -184,14 +134,14 @@ class SummaryQueue:
             self.options.on_drop(item)
             return False
         if policy == "block" and not self._on_loop_thread():
-            self._poke()
+            self._scheduler.poke()
             deadline = time.monotonic() + self.options.block_timeout
             with self._room:
-                while self._store.count() >= self.options.max_queued:
+                while self.store.count() >= self.options.max_queued:
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._room.wait(left):
                         break
-            if self._store.count() < self.options.max_queued:
+            if self.store.count() < self.options.max_queued:
                 return True
         raise QueueFullError(
             f"The summary queue is full ({self.options.max_queued} summaries); flush it, raise "
@@ -199,278 +149,309 @@ class SummaryQueue:
         )
 
     def _on_loop_thread(self) -> bool:
-        loop = self._loop or self.home_loop
+        loop = self._scheduler.loop
         return loop is not None and running_loop() is loop
+
+    # -- meters -------------------------------------------------------------------------
+
+    def meter(self, window: str, reason: str) -> Meter:
+        meter = Meter(self, window=window, reason=reason, clock=self._clock)
+        self.adopt(meter)
+        return meter
+
+    def adopt(self, meter: Meter) -> None:
+        """Report ``meter``'s usage through this queue (its scheduler starts if allowed)."""
+        meter._sink = self
+        self._meters.append(meter)
+        _HOLDING.add(self)
+        self._autostart()
+        self._scheduler.poke()
+
+    def take_meters(self) -> list[Meter]:
+        meters, self._meters = self._meters, []
+        _HOLDING.discard(self)
+        return meters
+
+    def meter_forked(self) -> None:
+        """A meter's first add in a forked child: bring a client back to send it."""
+        if self.revive is not None:
+            self.revive()
+        else:
+            self._autostart()
+
+    def journal(self) -> int:
+        """Move every meter's new usage into the store (blocking); returns the rows moved."""
+        rows: list[tuple[Meter, list[Usage]]] = [(m, m.take()) for m in list(self._meters)]
+        moved = 0
+        try:
+            for index, (meter, taken) in enumerate(rows):
+                if taken:
+                    self.store.journal(taken, self.producer)
+                    moved += len(taken)
+                rows[index] = (meter, [])
+        finally:
+            for meter, taken in rows:  # what could not be stored is counted again
+                if taken:
+                    meter.give_back(taken)
+        return moved
+
+    async def _tick(self, now: float) -> None:
+        if self._meters:
+            await run_io(self.store, self.journal)
+            grace = 2 * self.options.journal_interval
+            await run_io(self.store, _seal, self.store, now - grace, None, False)
+
+    # Meter.record support (PostgreSQL outbox only).
+
+    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]:
+        statement = getattr(self.store, "record_statement", None)
+        if statement is None:
+            raise PacSpaceError(
+                "meter.record() needs a PostgreSQL outbox: "
+                "PacSpace(submission={'outbox': 'postgresql://...'}).",
+                0,
+                "OUTBOX_REQUIRED",
+            )
+        result: tuple[str, tuple[Any, ...]] = statement(row)
+        return result
+
+    def ready_for_record_blocking(self) -> None:
+        if not self._record_ready:
+            getattr(self.store, "ensure_ready", lambda: None)()
+            self._record_ready = True
+
+    async def ready_for_record(self) -> None:
+        if not self._record_ready:
+            await run_io(self.store, self.ready_for_record_blocking)
 
     # -- flushing (on the loop) -------------------------------------------------------
 
     async def flush(self, max_items: int | None = None) -> FlushResult:
+        """Journal meters, seal ended windows and queued summaries, deliver."""
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
-            return await self._flush(max_items)
+            return await self._flush(max_items, None, producer=None)
 
-    async def _flush(self, max_items: int | None, submit: Submit | None = None) -> FlushResult:
-        submit = submit or self._submit
-        started = _now_iso()
-        self.close_meter_windows()
-        selected = self._store.pending(max_items)
-        failures: list[dict[str, Any]] = []
-        submitted = replayed = requests = 0
-        size = self.options.max_per_request
-        for begin in range(0, len(selected), size):
-            chunk = selected[begin : begin + size]
-            payload = [self._wire(item) for item in chunk]
-            # The same batch sent again (after a crash, say) carries the same key.
-            key = "psk_sum_" + hashlib.sha256(_json.dumps(payload).encode()).hexdigest()[:40]
-            try:
-                result, sent = await self._send(submit, payload, key)
-                requests += sent
-            except PacSpaceError as exc:
-                requests += 1
-                for item in chunk:
-                    self._store.fail(item, str(exc))
-                    failures.append(_failure(item, str(exc)))
-                continue
-            by_index = {r.index: r for r in result.results}
-            acked = []
-            for index, item in enumerate(chunk):
-                answer = by_index.get(index)
-                if answer is None or answer.status == "FAILED":
-                    error = (
-                        answer.error if answer is not None else None
-                    ) or "no result for this summary"
-                    self._store.fail(item, error)
-                    failures.append(_failure(item, error))
-                    continue
-                submitted += 1
-                replayed += bool(answer.idempotent)
-                acked.append(item)
-            self._store.ack(acked)
+    async def _flush(
+        self, max_items: int | None, submit: Submit | None, *, producer: str | None
+    ) -> FlushResult:
+        await run_io(self.store, self.journal)
+        await run_io(self.store, _seal, self.store, self._clock(), producer, True)
+        try:
+            return await self._flusher.deliver(submit or self._submit, max_items)
+        finally:
             with self._room:
                 self._room.notify_all()
-        return FlushResult.model_validate(
-            {
-                "profile": self.options.profile,
-                "startedAt": started,
-                "finishedAt": _now_iso(),
-                "attempted": len(selected),
-                "submitted": submitted,
-                "accepted": submitted,
-                "failed": len(failures),
-                "replayed": replayed,
-                "requestCount": requests,
-                "queuedAfterFlush": self._store.count(),
-                "failures": failures,
-            }
-        )
-
-    async def _send(
-        self, submit: Submit, payload: list[dict[str, Any]], key: str
-    ) -> tuple[BatchResult, int]:
-        for attempt in range(CADENCE_RETRIES + 1):
-            await self._pace()
-            try:
-                return await submit(payload, key), attempt + 1
-            except CadenceLimitError as exc:
-                if attempt == CADENCE_RETRIES:
-                    raise
-                wait = exc.retry_after if exc.retry_after is not None else 60.0
-                log.info("summary cadence limit: waiting %.1fs", wait)
-                await sleep(wait)
-        raise AssertionError("unreachable")
-
-    async def _pace(self) -> None:
-        interval = 60.0 / self.options.max_per_minute
-        wait = self._last_request + interval - time.monotonic()
-        if wait > 0 and self._last_request:
-            await sleep(wait)
-        self._last_request = time.monotonic()
-
-    def _wire(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "customerId": item["customerId"],
-            "delta": item["delta"],
-            "reason": item["reason"],
-            "referenceId": item["referenceId"],
-            "metadata": {
-                "summaryWindowStart": item["windowStart"],
-                "summaryWindowEnd": item["windowEnd"],
-                "summaryProfile": self.options.profile,
-                "submissionType": "tenant_summary",
-                **(item.get("metadata") or {}),
-            },
-        }
-
-    # -- meters -------------------------------------------------------------------------
-
-    def add_meter(self, meter: Any) -> None:
-        self._meters.append(meter)
-
-    def close_meter_windows(self) -> int:
-        return sum(meter.close_windows() for meter in self._meters)
 
     # -- the scheduler -------------------------------------------------------------------
 
     @property
     def is_running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._scheduler.is_running
 
     def start(self) -> None:
-        """Start the scheduler on the client's loop (from that loop, or any other thread)."""
-        if self.is_running:
-            return
-        running = running_loop()
-        loop = running or self.home_loop
-        if loop is None:
-            raise PacSpaceError(
-                "start_summary_scheduler() needs a running event loop: call it from async code.",
-                0,
-                "NO_EVENT_LOOP",
-            )
-        if running is loop:
-            self._spawn(loop)
-            return
-        # From another thread (the sync facade's callers): hand over, and return only once
-        # the task exists, so a start is done when start() returns.
-        spawned: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def spawn() -> None:
-            try:
-                self._spawn(loop)
-                spawned.set_result(None)
-            except BaseException as exc:
-                spawned.set_exception(exc)
-
-        loop.call_soon_threadsafe(spawn)
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            spawned.result(timeout=5)
-
-    def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.is_running:
-            return
-        self._loop = loop
-        self._wake = asyncio.Event()
-        self._next_flush = self._clock() + self.options.cadence_ms / 1000
-        self._task = loop.create_task(self._run(), name="pacspace-summaries")
+        self._scheduler.start()
 
     def stop(self) -> None:
-        task, self._task = self._task, None
-        self._next_flush = None
-        if task is not None and not task.done():
-            loop = task.get_loop()
-            if running_loop() is loop:
-                task.cancel()
-            else:
-                loop.call_soon_threadsafe(task.cancel)
-
-    def _poke(self) -> None:
-        if self._wake is None or self._loop is None:
-            if self.options.auto_start:
-                with contextlib.suppress(PacSpaceError):
-                    self.start()
-            return
-        if running_loop() is self._loop:
-            self._wake.set()
-        else:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            now = self._clock()
-            due = self._next_flush is not None and now >= self._next_flush
-            if due or (self.options.profile == "immediate" and self._store.count()):
-                try:
-                    await self.flush()
-                except Exception:  # keep the scheduler alive; the items stay queued
-                    log.exception("scheduled summary flush failed")
-                self._next_flush = self._clock() + self.options.cadence_ms / 1000
-            else:
-                self.close_meter_windows()
-            wait = (
-                TICK
-                if self._next_flush is None
-                else min(TICK, max(0.0, self._next_flush - self._clock()))
-            )
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+        self._scheduler.stop()
 
     async def shutdown(self) -> FlushResult | None:
         """Stop the scheduler and flush what is queued (bounded in time)."""
         self.stop()
-        self.close_meter_windows()
-        if not self._store.count():
-            return None
         try:
-            return await asyncio.wait_for(self.flush(), SHUTDOWN_FLUSH_TIMEOUT)
+            return await asyncio.wait_for(self.flush(), self.options.shutdown_timeout)
         except asyncio.TimeoutError:
             log.warning(
-                "summary flush at shutdown timed out; %d summaries stay queued", self._store.count()
+                "summary flush at shutdown timed out; %d summaries stay queued", self.store.count()
             )
             return None
 
-    async def aclose(self) -> None:
-        if self.options.auto_flush:
-            await self.shutdown()
-        else:
-            self.stop()
-        self._exit_hook = False
-        self._store.close()
+    async def aclose(self) -> CloseReport:
+        """Close: journal, seal this process's open windows, deliver (bounded), report."""
+        if self._closed:
+            return CloseReport(outbox=self.store.location)
+        self._closed = True
+        self.stop()
+        flushed: FlushResult | None = None
+        error: str | None = None
+        try:
+            if self.options.auto_flush:
+                if self._flush_lock is None:
+                    self._flush_lock = asyncio.Lock()
+                async with self._flush_lock:
+                    flushed = await asyncio.wait_for(
+                        self._flush(None, None, producer=self.producer),
+                        self.options.shutdown_timeout,
+                    )
+            else:
+                await run_io(self.store, self._keep)
+        except asyncio.TimeoutError:
+            error = f"delivery did not finish within {self.options.shutdown_timeout:g} s"
+        except PacSpaceError as exc:  # an OutboxError: the summaries stay where they are
+            error = str(exc)
+        try:
+            return self._report(flushed, error)
+        finally:
+            _HOLDING.discard(self)
+            self.store.close()
+
+    def _keep(self) -> None:
+        """Journal meters and seal this producer's open windows into the store, no sending."""
+        self.journal()
+        _seal(self.store, self._clock(), self.producer, False)
+
+    def _report(self, flushed: FlushResult | None, error: str | None) -> CloseReport:
+        try:
+            left = self.store.count() + self.store.usage_rows()
+            dead = len(self.store.dead_letters())
+        except OutboxError as exc:
+            left, dead, error = -1, 0, error or str(exc)
+        report = CloseReport(
+            flushed=flushed,
+            undelivered=max(left, 0),
+            lost=max(left, 0) if isinstance(self.store, MemoryStore) else 0,
+            dead_letters=dead,
+            outbox=self.store.location,
+            error=error,
+        )
+        if report.lost and isinstance(self.store, MemoryStore):
+            _, total = self.store.pending_total()
+            log.warning(
+                "pacspace: %d usage summaries (total %s) could not be delivered at close and "
+                "are lost: they were held in memory%s. Use submission={'outbox': ...} to keep them.",
+                report.lost,
+                total,
+                f" ({error})" if error else "",
+            )
+        elif left:
+            log.warning(
+                "pacspace: %s usage summaries could not be delivered at close; they stay in "
+                "the outbox %s and are sent by the next client on it%s",
+                "some" if left < 0 else left,
+                self.store.location,
+                f" ({error})" if error else "",
+            )
+        if dead:
+            log.warning(
+                "pacspace: %d summaries are in the dead letters%s",
+                dead,
+                " and are lost with this process"
+                if isinstance(self.store, MemoryStore)
+                else f" of {self.store.location} (`pacspace outbox list`)",
+            )
+        return report
 
     def state(self) -> QueueState:
         next_flush = None
-        if self.is_running and self._next_flush is not None:
-            next_flush = iso(datetime.fromtimestamp(self._next_flush, timezone.utc))
+        if self.is_running and self._scheduler.next_flush is not None:
+            next_flush = iso(datetime.fromtimestamp(self._scheduler.next_flush, timezone.utc))
         return QueueState.model_validate(
             {
                 "profile": self.options.profile,
                 "cadenceMs": self.options.cadence_ms,
                 "enterprise": self.options.enterprise,
-                "queuedCount": self._store.count(),
+                "queuedCount": self.store.count(),
                 "isRunning": self.is_running,
                 "nextFlushAt": next_flush,
                 "maxQueued": self.options.max_queued,
                 "dropped": self.dropped,
-                "outbox": self._store.location,
+                "deadLetters": len(self.store.dead_letters()),
+                "outbox": self.store.location,
             }
         )
 
     # -- interpreter exit -----------------------------------------------------------------
 
-    def _ensure_exit_hook(self) -> None:
-        if self._exit_hook or not self.options.auto_flush or self.options.outbox:
-            return  # an outbox keeps its summaries for the next start instead
-        self._exit_hook = True
-        atexit.register(self._flush_at_exit)
-
-    def _flush_at_exit(self) -> None:
-        if not self._exit_hook or not self._store.count() or self._exit_submit is None:
+    def flush_at_exit(self) -> None:
+        """Not closed at exit: keep (outbox) or send through a fresh connection (memory)."""
+        if self._closed or not (self._meters or self.store.count() or self.store.usage_rows()):
+            return
+        if not isinstance(self.store, MemoryStore) or not self.options.auto_flush:
+            try:
+                self._keep()
+            except OutboxError as exc:
+                log.warning("pacspace: at exit: %s", exc)
+            self._report(None, None)
+            self._closed = True
+            return
+        if self._exit_submit is None:
             return
         submit, close = self._exit_submit()
 
-        async def run() -> None:
+        async def run() -> FlushResult:
             try:
-                await asyncio.wait_for(self._flush(None, submit), SHUTDOWN_FLUSH_TIMEOUT)
+                return await asyncio.wait_for(
+                    self._flush(None, submit, producer=self.producer),
+                    self.options.shutdown_timeout,
+                )
             finally:
                 await close()
 
+        flushed, error = None, None
         try:
-            asyncio.run(run())
-        except Exception:
-            log.warning(
-                "summary flush at exit failed; %d summaries were not sent", self._store.count()
-            )
+            flushed = asyncio.run(run())
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self._closed = True
+        self._report(flushed, error)
 
 
-def _failure(item: dict[str, Any], error: str) -> dict[str, Any]:
+def _seal(store: Store, until: float, producer: str | None, queued: bool) -> int:
+    return store.seal(until=until, producer=producer, queued=queued)
+
+
+def _queued(stored: Stored) -> QueuedSummary:
+    return QueuedSummary.model_validate(
+        {
+            "customerId": stored.customer_id,
+            "delta": stored.delta,
+            "reason": stored.reason,
+            "referenceId": stored.reference_id,
+            "windowStart": stored.window_start,
+            "windowEnd": stored.window_end,
+            "metadata": stored.metadata,
+            "queuedAt": stored.queued_at,
+            "key": stored.key,
+        }
+    )
+
+
+def _wire_dict(draft: Draft) -> dict[str, Any]:
     return {
-        "customerId": item["customerId"],
-        "referenceId": item.get("referenceId"),
-        "error": error,
+        "customerId": draft.customer_id,
+        "delta": draft.delta,
+        "reason": draft.reason,
+        "referenceId": draft.reference_id,
+        "windowStart": draft.window_start,
+        "windowEnd": draft.window_end,
+        "metadata": draft.metadata,
     }
 
 
-def _now_iso() -> str:
-    return iso(datetime.now(timezone.utc))
+def _unstored(draft: Draft) -> Stored:
+    return Stored(
+        0,
+        draft.customer_id,
+        draft.reason,
+        draft.window_start,
+        draft.window_end,
+        draft.delta,
+        draft.reference_id or "",
+        draft.metadata,
+        draft.queued_at,
+    )
+
+
+_HOLDING: set[SummaryQueue] = set()
+"""Queues that hold usage and were not closed: at exit, each is journaled and sent
+(memory) or kept (outbox). Held strongly, so a client dropped unclosed is not lost."""
+
+
+@atexit.register
+def _at_exit() -> None:
+    for queue in list(_HOLDING):
+        try:
+            queue.flush_at_exit()
+        except Exception:
+            log.exception("pacspace: summary flush at exit failed")

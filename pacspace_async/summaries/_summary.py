@@ -1,32 +1,26 @@
-"""One summary: validation, its window, its key and its ``referenceId``.
+"""One summary from ``queue_summary``: validation and its window.
 
 A summary is ``customerId``, ``delta`` (exact, finite, non-zero), optional ``reason``,
 ``referenceId``, ``metadata``, ``windowStart``/``windowEnd`` (ISO-8601, both or neither).
 
 Without a window, a summary covers the current window of the profile's cadence, aligned
 to UTC: the UTC day for ``daily``, the 6-hour block (00, 06, 12, 18 h) for ``sub_daily``,
-and the current UTC second for ``immediate``. Summaries are keyed by customer and window;
-a later one for the same key replaces the earlier one (it is the window's running total).
-
-Without a ``referenceId``, one is derived exactly as the official client derives it
-(``sum_`` + the first 48 hex digits of SHA-256 over the canonical JSON of customer,
-delta, window), so a summary queued by either client is recorded once.
+and the current UTC second for ``immediate``. Its ``referenceId``, when the caller gives
+none, is minted by the store that queues it (see :mod:`._identity`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from .. import _options as opt
 from .._errors import ValidationError
+from ._stores._base import Draft
 
-__all__ = ["INVALID", "iso", "normalize", "window_for"]
+__all__ = ["INVALID", "iso", "normalize", "parse_iso", "window_for"]
 
 INVALID = "INVALID_SUMMARY"
 _FIELDS = frozenset(
@@ -70,19 +64,10 @@ def window_for(now: float, cadence_ms: int) -> tuple[str, str]:
     )
 
 
-def reference_id(customer_id: str, delta: Decimal, start: str, end: str) -> str:
-    canonical = json.dumps(
-        {"customerId": customer_id, "delta": float(delta), "windowStart": start, "windowEnd": end},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return "sum_" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:48]
-
-
 def normalize(
     summary: Mapping[str, Any], *, default_reason: str, cadence_ms: int, now: float
-) -> dict[str, Any]:
-    """A validated summary, ready to queue (wire names), or a ``ValidationError``."""
+) -> Draft:
+    """A validated summary, ready to queue, or a ``ValidationError`` naming the field."""
     if not isinstance(summary, Mapping):
         raise _invalid("summary", "must be a dict")
     unknown = set(summary) - _FIELDS
@@ -107,13 +92,13 @@ def normalize(
     if has_start:
         start = _instant(summary["windowStart"], "windowStart")
         end = _instant(summary["windowEnd"], "windowEnd")
-        if _parse(end) <= _parse(start):
+        if parse_iso(end) <= parse_iso(start):
             raise _invalid("windowEnd", "must be later than windowStart")
     else:
         start, end = window_for(now, cadence_ms)
     reason = summary.get("reason") or default_reason
-    if not isinstance(reason, str):
-        raise _invalid("reason", "must be a string")
+    if not isinstance(reason, str) or not reason.strip():
+        raise _invalid("reason", "must be a non-empty string")
     metadata = summary.get("metadata") or {}
     try:
         metadata = opt.json_object(metadata, "metadata")
@@ -122,20 +107,18 @@ def normalize(
     ref = summary.get("referenceId")
     if ref is not None and (not isinstance(ref, str) or not ref.strip()):
         raise _invalid("referenceId", "must be a non-empty string")
-    return {
-        "customerId": customer,
-        "delta": delta,
-        "reason": reason,
-        "referenceId": ref.strip()
-        if isinstance(ref, str)
-        else reference_id(customer, delta, start, end),
-        "windowStart": start,
-        "windowEnd": end,
-        "metadata": metadata,
-        "queuedAt": iso(datetime.fromtimestamp(now, timezone.utc)),
-        "key": f"{customer}|{start}|{end}",
-    }
+    return Draft(
+        customer_id=customer,
+        reason=reason,
+        window_start=start,
+        window_end=end,
+        window_end_at=parse_iso(end).timestamp(),
+        delta=delta,
+        metadata=metadata,
+        reference_id=ref.strip() if isinstance(ref, str) else None,
+        queued_at=iso(datetime.fromtimestamp(now, timezone.utc)),
+    )
 
 
-def _parse(value: str) -> datetime:
+def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -30,7 +30,7 @@ from ._records import (
     WebhookDelivery,
     WebhookDeliveryList,
 )
-from ._summaries import FlushFailure, FlushResult, QueuedSummary, QueueState
+from ._summaries import CloseReport, FlushFailure, FlushResult, QueuedSummary, QueueState
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -49,6 +49,7 @@ __all__ = [
     "DiscrepancyWindow",
     "EmitResult",
     "FlushFailure",
+    "CloseReport",
     "FlushResult",
     "Gaps",
     "Pagination",

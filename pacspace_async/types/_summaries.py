@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from ._base import APIModel
 
-__all__ = ["FlushFailure", "FlushResult", "QueueState", "QueuedSummary"]
+__all__ = ["CloseReport", "FlushFailure", "FlushResult", "QueueState", "QueuedSummary"]
 
 
 class QueuedSummary(APIModel):
@@ -42,6 +42,7 @@ class FlushResult(APIModel):
     replayed: int = 0
     request_count: int = 0
     queued_after_flush: int = 0
+    dead_lettered: int = 0
     failures: list[FlushFailure] = []
 
 
@@ -54,4 +55,20 @@ class QueueState(APIModel):
     next_flush_at: str | None = None
     max_queued: int
     dropped: int = 0
+    dead_letters: int = 0
     outbox: str | None = None
+
+
+class CloseReport(APIModel):
+    """What closing the client did with the usage it held.
+
+    ``undelivered`` summaries (and unsealed usage rows) were left: kept in the ``outbox``,
+    or ``lost`` with the process when they were held in memory (a WARNING says so too).
+    """
+
+    flushed: FlushResult | None = None
+    undelivered: int = 0
+    lost: int = 0
+    dead_letters: int = 0
+    outbox: str | None = None
+    error: str | None = None

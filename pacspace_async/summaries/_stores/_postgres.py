@@ -1,0 +1,517 @@
+"""The PostgreSQL outbox: one store for a whole fleet (``pip install "pacspace[postgres]"``).
+
+Every pod, worker and drainer on one database shares it, and its scope (a token in
+``pacspace_meta``): slices are numbered by the database, so no two producers collide.
+
+* ``meter.record(connection, ...)`` inserts one usage row in the caller's transaction
+  (insert-only; a hot customer never becomes a hot row). Meter journals add to their
+  producer's own row, which nobody else writes.
+* Sealing claims the usage rows of ended windows with ``FOR UPDATE SKIP LOCKED`` (rows a
+  producer is writing at that moment are left for the next seal), sums them per customer,
+  reason and window in the database (``numeric``: exact), and inserts one pending
+  summary per aggregate, all in one transaction under an advisory lock, so that
+  concurrent drainers never split one aggregate into two summaries.
+* Sending holds its summaries locked (``FOR UPDATE SKIP LOCKED``) for the duration of the
+  request and removes them only after the service answered, in the same transaction: a
+  drainer killed mid-batch leaves them locked by nobody, and the next one resends them
+  under the same ``referenceId``, which the service records once.
+
+Tables are created on first use (``pacspace outbox init`` creates them for teams that run
+their own migrations; ``--sql`` prints the SQL). Every failure is an
+:class:`~pacspace_async.OutboxError` naming the database, never its password.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..._errors import OutboxError
+from .._identity import new_token, reference_id
+from .._summary import iso
+from ._base import OPEN, Draft, Stored, Usage
+
+__all__ = ["SCHEMA", "PostgresStore", "redact_url"]
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 10.0
+
+SCHEMA = """\
+CREATE TABLE IF NOT EXISTS pacspace_meta (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pacspace_summaries (
+    id bigserial PRIMARY KEY,
+    owner text NOT NULL,
+    producer text,
+    state text NOT NULL,
+    customer_id text NOT NULL,
+    reason text NOT NULL,
+    window_start text NOT NULL,
+    window_end text NOT NULL,
+    delta numeric NOT NULL,
+    reference_id text,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    queued_at text NOT NULL DEFAULT '',
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text
+);
+CREATE INDEX IF NOT EXISTS pacspace_summaries_queue ON pacspace_summaries (owner, state, id);
+CREATE UNIQUE INDEX IF NOT EXISTS pacspace_summaries_open
+    ON pacspace_summaries (owner, producer, customer_id, reason, window_start, window_end)
+    WHERE state = 'open';
+CREATE TABLE IF NOT EXISTS pacspace_usage (
+    id bigserial PRIMARY KEY,
+    owner text NOT NULL,
+    producer text,
+    customer_id text NOT NULL,
+    reason text NOT NULL,
+    window_start text NOT NULL,
+    window_end text NOT NULL,
+    window_end_at double precision NOT NULL,
+    amount numeric NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS pacspace_usage_due ON pacspace_usage (owner, window_end_at);
+CREATE UNIQUE INDEX IF NOT EXISTS pacspace_usage_journal
+    ON pacspace_usage (owner, producer, customer_id, reason, window_start, window_end)
+    WHERE producer IS NOT NULL;
+"""
+_LOCK_SCHEMA = 0x70616373  # pg_advisory_xact_lock keys: "pacs"
+_LOCK_SEAL = 0x7365616C  # "seal"
+
+_COLUMNS = (
+    "id, customer_id, reason, window_start, window_end, delta, reference_id, metadata,"
+    " queued_at, state, attempts, last_error, owner"
+)
+
+
+def redact_url(url: str) -> str:
+    """The database a URL names, without its password: ``postgresql://user@host:5432/db``."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://(unparsable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = str(parts.get("host") or "localhost")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
+
+
+class PostgresStore:
+    blocking = True
+
+    def __init__(self, url: str, owner: str, *, max_attempts: int = 3) -> None:
+        self._url = url
+        self.location: str | None = redact_url(url)
+        self._owner = owner
+        self._max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Any] | None = None
+        self._pid = 0
+        self._connections: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
+        self.scope = ""
+
+    # -- connections --------------------------------------------------------------------
+
+    def _error(self, exc: Exception) -> OutboxError:
+        if isinstance(exc, PoolTimeout):
+            what = f"no connection within {CONNECT_TIMEOUT:g} s"
+            advice = "check that the database is up and reachable, then retry"
+        else:
+            what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            advice = "check the database and this role's rights, then retry"
+        return OutboxError(
+            f"Summary outbox {self.location} failed ({what}): {advice}. "
+            "Summaries already queued in it are kept.",
+            self.location,
+        )
+
+    def _pool_here(self) -> ConnectionPool[Any]:
+        with self._lock:
+            if self._pool is not None and self._pid == os.getpid():
+                return self._pool
+            if self._pool is not None:
+                self._forget_inherited()
+            pool: ConnectionPool[Any] = ConnectionPool(
+                self._url,
+                min_size=1,
+                max_size=4,
+                open=False,
+                timeout=CONNECT_TIMEOUT,
+                configure=self._connections.add,
+                name="pacspace-outbox",
+            )
+            try:
+                pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            except (psycopg.Error, PoolTimeout) as exc:
+                pool.close()
+                raise self._error(exc) from None
+            self._pool, self._pid = pool, os.getpid()
+        self.ensure_ready()
+        return pool
+
+    def _forget_inherited(self) -> None:
+        """In a forked child: the pool's sockets are the parent's. Point them at /dev/null
+        here, so that nothing this process does (a close, a finaliser) reaches the
+        parent's sessions; then leave the pool unused."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            for connection in list(self._connections):
+                if not connection.closed:
+                    os.dup2(devnull, connection.pgconn.socket)
+        finally:
+            os.close(devnull)
+        _INHERITED.append(self._pool)
+        self._pool = None
+        self._connections = weakref.WeakSet()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        pool = self._pool_here()
+        try:
+            with pool.connection() as connection, connection.transaction():
+                yield connection
+        except OutboxError:
+            raise
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from None
+
+    def ensure_ready(self) -> None:
+        """Create the tables (once, under an advisory lock) and read the scope."""
+        if self.scope:
+            return
+        pool = self._pool_here() if self._pool is None else self._pool
+        try:
+            with pool.connection() as connection, connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
+                connection.execute(SCHEMA)
+                connection.execute(
+                    "INSERT INTO pacspace_meta (name, value) VALUES ('scope', %s)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    (f"pg:{new_token()}",),
+                )
+                row = connection.execute(
+                    "SELECT value FROM pacspace_meta WHERE name = 'scope'"
+                ).fetchone()
+                assert row is not None
+                self.scope = str(row[0])
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from None
+
+    # -- the queue ----------------------------------------------------------------------
+
+    def put(self, draft: Draft, producer: str) -> Stored:
+        key = (draft.customer_id, draft.reason, draft.window_start, draft.window_end)
+        with self._tx() as db:
+            row = db.execute(
+                "INSERT INTO pacspace_summaries (owner, producer, state, customer_id, reason,"
+                " window_start, window_end, delta, reference_id, metadata, queued_at)"
+                " VALUES (%s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (owner, producer, customer_id, reason, window_start, window_end)"
+                " WHERE state = 'open' DO UPDATE SET delta = EXCLUDED.delta,"
+                " metadata = EXCLUDED.metadata, queued_at = EXCLUDED.queued_at, last_error = NULL,"
+                " reference_id = COALESCE(EXCLUDED.reference_id, pacspace_summaries.reference_id)"
+                " RETURNING id, reference_id",
+                (
+                    self._owner,
+                    producer,
+                    *key,
+                    draft.delta,
+                    draft.reference_id,
+                    Jsonb(draft.metadata),
+                    draft.queued_at,
+                ),
+            ).fetchone()
+            assert row is not None
+            id_, reference = int(row[0]), row[1]
+            if reference is None:
+                reference = reference_id(self.scope, *key, id_)
+                db.execute(
+                    "UPDATE pacspace_summaries SET reference_id = %s WHERE id = %s",
+                    (reference, id_),
+                )
+        return Stored(
+            id_, *key, draft.delta, reference, draft.metadata, draft.queued_at, OPEN, 0, None
+        )
+
+    def journal(self, rows: Sequence[Usage], producer: str) -> None:
+        if not rows:
+            return
+        with self._tx() as db, db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO pacspace_usage (owner, producer, customer_id, reason, window_start,"
+                " window_end, window_end_at, amount) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (owner, producer, customer_id, reason, window_start, window_end)"
+                " WHERE producer IS NOT NULL"
+                " DO UPDATE SET amount = pacspace_usage.amount + EXCLUDED.amount",
+                [
+                    (
+                        self._owner,
+                        producer,
+                        r.customer_id,
+                        r.reason,
+                        r.window_start,
+                        r.window_end,
+                        r.window_end_at,
+                        r.amount,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]:
+        """The one INSERT that ``meter.record`` runs in the caller's transaction."""
+        return (
+            "INSERT INTO pacspace_usage (owner, customer_id, reason, window_start, window_end,"
+            " window_end_at, amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                self._owner,
+                row.customer_id,
+                row.reason,
+                row.window_start,
+                row.window_end,
+                row.window_end_at,
+                row.amount,
+            ),
+        )
+
+    def seal(self, *, until: float, producer: str | None = None, queued: bool = False) -> int:
+        now = iso(datetime.now(timezone.utc))
+        with self._tx() as db:
+            got = db.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_SEAL, self._owner)
+            ).fetchone()
+            if not got or not got[0]:
+                return 0  # another process is sealing this owner's usage right now
+            rows = db.execute(
+                "WITH claimed AS ("
+                "  DELETE FROM pacspace_usage WHERE id IN ("
+                "    SELECT id FROM pacspace_usage WHERE owner = %(owner)s"
+                "    AND (window_end_at <= %(until)s OR producer = %(producer)s)"
+                "    FOR UPDATE SKIP LOCKED)"
+                "  RETURNING customer_id, reason, window_start, window_end, amount),"
+                " sums AS (SELECT customer_id, reason, window_start, window_end,"
+                "  SUM(amount) AS delta FROM claimed GROUP BY 1, 2, 3, 4)"
+                " INSERT INTO pacspace_summaries (owner, state, customer_id, reason,"
+                "  window_start, window_end, delta, queued_at)"
+                " SELECT %(owner)s, 'pending', customer_id, reason, window_start, window_end,"
+                "  delta, %(now)s FROM sums WHERE delta <> 0"
+                " RETURNING id, customer_id, reason, window_start, window_end",
+                {"owner": self._owner, "until": until, "producer": producer, "now": now},
+            ).fetchall()
+            if rows:
+                db.execute(
+                    "UPDATE pacspace_summaries AS s SET reference_id = v.ref"
+                    " FROM unnest(%s::bigint[], %s::text[]) AS v(id, ref) WHERE s.id = v.id",
+                    (
+                        [row[0] for row in rows],
+                        [
+                            reference_id(self.scope, row[1], row[2], row[3], row[4], int(row[0]))
+                            for row in rows
+                        ],
+                    ),
+                )
+            sealed = len(rows)
+            if queued:
+                sealed += db.execute(
+                    "UPDATE pacspace_summaries SET state = 'pending', producer = NULL"
+                    " WHERE owner = %s AND state = 'open'",
+                    (self._owner,),
+                ).rowcount
+        return sealed
+
+    def claim(self, limit: int, after: int = 0) -> _PostgresClaim:
+        pool = self._pool_here()
+        try:
+            connection = pool.getconn()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from None
+        try:
+            connection.row_factory = dict_row
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s"
+                " AND state = 'pending' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (self._owner, after, limit),
+            ).fetchall()
+        except psycopg.Error as exc:
+            _give_back(pool, connection)
+            raise self._error(exc) from None
+        items = [_stored(row) for row in rows]
+        if not items:
+            _give_back(pool, connection)
+            return _PostgresClaim(self, None, None, [])
+        return _PostgresClaim(self, pool, connection, items)
+
+    def _settle(
+        self,
+        connection: psycopg.Connection[Any],
+        acked: Sequence[int],
+        refused: Sequence[tuple[int, str]],
+        failed: Sequence[tuple[int, str]],
+    ) -> list[int]:
+        dead: list[int] = []
+        connection.execute("DELETE FROM pacspace_summaries WHERE id = ANY(%s)", (list(acked),))
+        for id_, error in refused:
+            row = connection.execute(
+                "UPDATE pacspace_summaries SET attempts = attempts + 1, last_error = %s,"
+                " state = CASE WHEN attempts + 1 >= %s THEN 'dead' ELSE state END"
+                " WHERE id = %s RETURNING state",
+                (error, self._max_attempts, id_),
+            ).fetchone()
+            if row is not None and row["state"] == "dead":
+                dead.append(id_)
+        for id_, error in failed:
+            connection.execute(
+                "UPDATE pacspace_summaries SET last_error = %s WHERE id = %s", (error, id_)
+            )
+        connection.commit()
+        return dead
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        with self._tx() as db:
+            row = db.execute(sql, params).fetchone()
+            return None if row is None else row[0]
+
+    def count(self) -> int:
+        return int(
+            self._one(
+                "SELECT COUNT(*) FROM pacspace_summaries WHERE owner = %s"
+                " AND state IN ('open', 'pending')",
+                (self._owner,),
+            )
+        )
+
+    def has_open(self, producer: str, draft: Draft) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM pacspace_summaries WHERE owner = %s AND producer = %s"
+                " AND state = 'open' AND customer_id = %s AND reason = %s AND window_start = %s"
+                " AND window_end = %s",
+                (
+                    self._owner,
+                    producer,
+                    draft.customer_id,
+                    draft.reason,
+                    draft.window_start,
+                    draft.window_end,
+                ),
+            )
+            is not None
+        )
+
+    def usage_rows(self) -> int:
+        return int(
+            self._one("SELECT COUNT(*) FROM pacspace_usage WHERE owner = %s", (self._owner,))
+        )
+
+    def dead_letters(self, limit: int = 100) -> list[Stored]:
+        with self._tx() as db:
+            db.row_factory = dict_row
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s AND state = 'dead'"
+                " ORDER BY id LIMIT %s",
+                (self._owner, limit),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def retry_dead(self, ids: Sequence[int] | None = None) -> int:
+        with self._tx() as db:
+            if ids is None:
+                cursor = db.execute(
+                    "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
+                    " WHERE owner = %s AND state = 'dead'",
+                    (self._owner,),
+                )
+            else:
+                cursor = db.execute(
+                    "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
+                    " WHERE owner = %s AND state = 'dead' AND id = ANY(%s)",
+                    (self._owner, list(ids)),
+                )
+            return cursor.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            if pool is not None and self._pid == os.getpid():
+                pool.close()
+
+
+class _PostgresClaim:
+    def __init__(
+        self,
+        store: PostgresStore,
+        pool: ConnectionPool[Any] | None,
+        connection: psycopg.Connection[Any] | None,
+        items: list[Stored],
+    ) -> None:
+        self._store = store
+        self._pool = pool
+        self._connection = connection
+        self.items = items
+
+    def _finish(self, call: Callable[[psycopg.Connection[Any]], T]) -> T | None:
+        connection, pool = self._connection, self._pool
+        if connection is None or pool is None:
+            return None
+        self._connection = None
+        try:
+            return call(connection)
+        except psycopg.Error as exc:
+            raise self._store._error(exc) from None
+        finally:
+            _give_back(pool, connection)
+
+    def settle(
+        self,
+        acked: Sequence[int],
+        refused: Sequence[tuple[int, str]],
+        failed: Sequence[tuple[int, str]],
+    ) -> list[int]:
+        return self._finish(lambda c: self._store._settle(c, acked, refused, failed)) or []
+
+    def release(self) -> None:
+        self._finish(lambda c: c.rollback())
+
+
+def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -> None:
+    connection.row_factory = psycopg.rows.tuple_row
+    pool.putconn(connection)
+
+
+def _stored(row: dict[str, Any]) -> Stored:
+    return Stored(
+        int(row["id"]),
+        row["customer_id"],
+        row["reason"],
+        row["window_start"],
+        row["window_end"],
+        Decimal(row["delta"]),
+        row["reference_id"] or "",
+        dict(row["metadata"] or {}),
+        row["queued_at"],
+        row["state"],
+        int(row["attempts"]),
+        row["last_error"],
+        row["owner"],
+    )
+
+
+_INHERITED: list[Any] = []
+"""Pools inherited across fork(), disarmed and unused: see ``_forget_inherited``."""
