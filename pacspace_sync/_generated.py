@@ -22,6 +22,7 @@ from pacspace_async import InsufficientCreditsError
 from pacspace_async import InvalidApiKeyError
 from pacspace_async import InvalidScopeCombinationError
 from pacspace_async import NotFoundError
+from pacspace_async import OutboxError
 from pacspace_async import PacSpace as _AsyncPacSpace
 from pacspace_async import PacSpaceError
 from pacspace_async import PlanLimitExceededError
@@ -66,7 +67,7 @@ from types import TracebackType
 from typing import Any
 from typing_extensions import Unpack
 
-__all__ = ["APIConnectionError", "APITimeoutError", "Balance", "CadenceLimitError", "ContractNotDeployedError", "Customers", "InsufficientCreditsError", "InvalidApiKeyError", "InvalidScopeCombinationError", "NotFoundError", "PacSpace", "PacSpaceError", "PlanLimitExceededError", "RateLimitError", "Receipts", "ScopeTooWideError", "ServiceUnavailableError", "TimeoutError", "ValidationError", "WebhookEvent", "WebhookVerificationError", "Webhooks", "__version__", "types"]
+__all__ = ["APIConnectionError", "APITimeoutError", "Balance", "CadenceLimitError", "ContractNotDeployedError", "Customers", "InsufficientCreditsError", "InvalidApiKeyError", "InvalidScopeCombinationError", "NotFoundError", "OutboxError", "PacSpace", "PacSpaceError", "PlanLimitExceededError", "RateLimitError", "Receipts", "ScopeTooWideError", "ServiceUnavailableError", "TimeoutError", "ValidationError", "WebhookEvent", "WebhookVerificationError", "Webhooks", "__version__", "types"]
 
 
 class Receipts:

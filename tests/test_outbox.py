@@ -9,12 +9,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+import pacspace_async as ps
 from pacspace_async import PacSpace
-from pacspace_sandbox import Sandbox, SandboxConfig, SandboxServer
+from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig, SandboxServer
+
+FAST = {"maxRequestsPerMinute": 60_000}
 
 
 @pytest.fixture
@@ -175,3 +181,111 @@ def test_an_unclosed_in_memory_queue_is_flushed_at_exit(
     )
     assert done.returncode == 0, done.stderr
     assert recorded(pacspace_sandbox) == (1, 1)
+
+
+# -- owners, producers, dead letters, failures -------------------------------------------
+
+
+def client(sandbox: Sandbox, outbox: Path, **submission: Any) -> PacSpace:
+    return PacSpace(
+        sandbox.api_key,
+        base_url=IN_PROCESS_URL,
+        http_client=httpx.AsyncClient(transport=sandbox.transport()),
+        submission={"outbox": str(outbox), "autoStart": False, **FAST, **submission},
+    )
+
+
+async def test_a_client_sends_only_its_own_rows(pacspace_sandbox: Sandbox, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    other = PacSpace(
+        "pk_test_other.key",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False, "autoFlushOnShutdown": False},
+    )
+    other.balance.queue_summary({"customerId": "theirs", "delta": -9})
+    ours = client(pacspace_sandbox, outbox)
+    ours.balance.queue_summary({"customerId": "ours", "delta": -1})
+    result = await ours.balance.flush_summaries()
+    assert result.accepted == 1
+    assert recorded(pacspace_sandbox) == (1, 1)
+    assert outbox_rows(outbox) == 1  # the other owner's row waits for its own client
+    await ours.aclose()
+    await other.aclose()
+
+
+async def test_producers_on_one_file_never_overwrite_each_other(
+    pacspace_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    one, two = client(pacspace_sandbox, outbox), client(pacspace_sandbox, outbox)
+    for pac in (one, two):
+        pac.balance.queue_summary({"customerId": "c", "delta": -5})
+    assert outbox_rows(outbox) == 2
+    await one.balance.flush_summaries()
+    store = pacspace_sandbox.ledger.store
+    assert Decimal(store.scalar("SELECT SUM(amount) FROM deltas")) == -10
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_a_poison_row_moves_aside_and_blocks_nothing(
+    pacspace_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = client(pacspace_sandbox, outbox, maxAttempts=1)
+    pac.balance.queue_summary({"customerId": "first", "delta": -1})
+    pac.balance.queue_summary({"customerId": "x" * 200, "delta": -1})  # the service refuses it
+    pac.balance.queue_summary({"customerId": "last", "delta": -1})
+    with sqlite3.connect(outbox) as db:  # a row nobody can read
+        db.execute("UPDATE pacspace_summaries SET delta = 'twelve' WHERE customer_id = 'last'")
+    pac.balance.queue_summary({"customerId": "after", "delta": -1})
+    result = await pac.balance.flush_summaries()
+    assert result.accepted == 2 and result.dead_lettered == 1
+    assert recorded(pacspace_sandbox) == (2, 2)
+    state = pac.balance.get_summary_queue_state()
+    assert state.queued_count == 0 and state.dead_letters == 2
+    assert (await pac.balance.flush_summaries()).request_count == 0  # dead letters stay aside
+    errors = sorted(d.last_error or "" for d in pac._summaries.store.dead_letters())
+    assert "customerId" in errors[0] and errors[1].startswith("unreadable row")
+    await pac.aclose()
+
+
+def test_a_full_disk_is_an_outbox_error_and_keeps_what_was_queued(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False, "autoFlushOnShutdown": False},
+    )
+    pac.balance.queue_summary({"customerId": "c0", "delta": -1})
+    db = pac._summaries.store._connect()  # type: ignore[attr-defined]
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+    with pytest.raises(ps.OutboxError) as caught:
+        for i in range(1, 1000):
+            pac.balance.queue_summary({"customerId": f"c{i}" * 50, "delta": -1})
+    assert isinstance(caught.value, ps.PacSpaceError)
+    assert str(outbox) in str(caught.value) and "free space" in str(caught.value)
+    db.execute("PRAGMA max_page_count = 1073741823")
+    assert outbox_rows(outbox) >= 1  # what was queued before is still there
+
+
+def test_a_read_only_outbox_is_an_outbox_error(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False, "autoFlushOnShutdown": False},
+    )
+    pac._summaries.store._connect().execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+    with pytest.raises(ps.OutboxError) as caught:
+        pac.balance.queue_summary({"customerId": "c", "delta": -1})
+    assert "write access" in str(caught.value) or "read-only" in str(caught.value)
+
+
+def test_a_corrupt_outbox_is_an_outbox_error_naming_the_file(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    outbox.write_bytes(b"this is not a database at all " * 200)
+    with pytest.raises(ps.OutboxError) as caught:
+        PacSpace("pk_test_a.b", base_url="http://127.0.0.1:9", submission={"outbox": str(outbox)})
+    assert str(outbox) in str(caught.value) and "move the file aside" in str(caught.value)
