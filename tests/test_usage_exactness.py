@@ -203,7 +203,7 @@ async def test_a_forked_child_starts_its_meters_empty(
         seen = sum(Decimal(s["delta"]) for s in meter.snapshot())
         os.write(write, str(seen).encode())
         os._exit(0)
-    os.waitpid(pid, 0)
+    await asyncio.to_thread(os.waitpid, pid, 0)
     assert os.read(read, 100) == b"0"
     os.close(read)
     os.close(write)
