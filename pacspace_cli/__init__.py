@@ -1,4 +1,4 @@
-"""The ``pacspace`` command: ``pacspace sandbox``, ``pacspace demo``, ``pacspace webhooks trigger``.
+"""The ``pacspace`` command: ``sandbox``, ``demo``, ``webhooks trigger``, ``drain``, ``outbox``.
 
 Thin: parse arguments, then hand over to the sandbox or the demo.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+
+from pacspace_async import PacSpaceError
 
 __all__ = ["main"]
 
@@ -52,6 +54,32 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, metavar="URL")
     send.add_argument("--secret", required=True, metavar="SECRET")
 
+    def outbox_arguments(command: argparse.ArgumentParser, key: bool = True) -> None:
+        command.add_argument(
+            "--outbox", required=True, metavar="URL", help="a postgresql:// URL or a SQLite path"
+        )
+        if key:
+            command.add_argument("--api-key", help="default: PACSPACE_API_KEY")
+            command.add_argument("--base-url", help="default: PACSPACE_API_BASE_URL, else by key")
+
+    drain = commands.add_parser("drain", help="send a summary outbox's sealed usage")
+    outbox_arguments(drain)
+    drain.add_argument("--once", action="store_true", help="drain what is sealed, then exit")
+    drain.add_argument("--interval", type=float, default=5.0, metavar="SECONDS")
+    drain.add_argument("--max-requests-per-minute", type=int, default=10, metavar="N")
+
+    box = commands.add_parser("outbox", help="summary outbox tools")
+    box_commands = box.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
+    init = box_commands.add_parser("init", help="create a PostgreSQL outbox's tables")
+    outbox_arguments(init, key=False)
+    init.add_argument("--sql", action="store_true", help="print the SQL instead")
+    listing = box_commands.add_parser("list", help="show the queue and the dead letters")
+    outbox_arguments(listing)
+    listing.add_argument("--limit", type=int, default=100)
+    retry = box_commands.add_parser("retry", help="move dead letters back to the queue")
+    outbox_arguments(retry)
+    retry.add_argument("--id", type=int, action="append", metavar="N", help="default: all")
+
     demo = commands.add_parser("demo", help="run the basic recordation flow")
     demo.add_argument(
         "--base-url", help="a real PacSpace (default: PACSPACE_API_BASE_URL, else in-process)"
@@ -72,10 +100,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._webhooks import trigger
 
             return trigger(args)
+        if args.command in ("drain", "outbox"):
+            from . import _outbox
+
+            return _outbox.drain(args) if args.command == "drain" else _outbox.outbox(args)
         from ._demo import demo
 
         return demo(args)
+    except PacSpaceError as exc:
+        print(f"pacspace {args.command}: {exc}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:
+        if args.command in ("drain", "outbox"):
+            print(
+                f"pacspace {args.command} needs the postgres extra for a PostgreSQL outbox "
+                f'({exc.name} is missing): pip install "pacspace[postgres]"',
+                file=sys.stderr,
+            )
+            return 2
         print(
             f"pacspace {args.command} needs the sandbox extra ({exc.name} is missing): "
             'pip install "pacspace[sandbox]"',

@@ -50,6 +50,7 @@ from pacspace_async.types import CompareReport
 from pacspace_async.types import Customer
 from pacspace_async.types import CustomerList
 from pacspace_async.types import DashboardCustomer
+from pacspace_async.types import DeadLetter
 from pacspace_async.types import DerivedBalance
 from pacspace_async.types import EmitResult
 from pacspace_async.types import FlushResult
@@ -163,6 +164,14 @@ class Balance:
     def shutdown_summary_scheduler(self) -> FlushResult | None:
         """Stop the scheduler and flush what is queued, bounded in time."""
         return self._runtime.run(lambda c: c.balance.shutdown_summary_scheduler())
+
+    def list_dead_letters(self, limit: int = 100) -> builtins.list[DeadLetter]:
+        """Summaries moved aside: unreadable, or refused by the service ``maxAttempts`` times."""
+        return self._runtime.run(lambda c: c.balance.list_dead_letters(limit))
+
+    def retry_dead_letters(self, ids: Iterable[int] | None = None) -> int:
+        """Move dead letters (all, or those ``ids``) back to the queue; returns how many."""
+        return self._runtime.run(lambda c: c.balance.retry_dead_letters(ids))
 
     def meter(self, window: str = '1d', reason: str = 'usage') -> Meter:
         """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,

@@ -6,7 +6,9 @@ import os
 # loopback sockets in test_backends.py. Subprocesses started by tests inherit this too.
 os.environ.setdefault("PACSPACE_HTTP_BACKEND", "httpx")
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import respx
@@ -44,3 +46,41 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def envelope(data: object) -> dict[str, object]:
     return {"success": True, "data": data}
+
+
+# -- a real PostgreSQL ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server URL: ``PACSPACE_TEST_POSTGRES_URL``, else a throwaway server
+    started here with ``pgserver``. Without either, tests that need it skip, except under
+    CI (``CI=true``), where they fail."""
+    url = os.environ.get("PACSPACE_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    try:
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+        url = server.get_uri()
+    except Exception as exc:  # no pgserver wheel, no permission, no disk...
+        reason = f"no PostgreSQL: set PACSPACE_TEST_POSTGRES_URL or install pgserver ({exc})"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the test server, as a ``postgresql://`` URL."""
+    import psycopg
+
+    name = f"pacspace_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(postgres_server)
+    return urlunsplit(parts._replace(path=f"/{name}"))

@@ -31,6 +31,7 @@ from ..types import (
     CompareReport,
     Customer,
     CustomerList,
+    DeadLetter,
     DerivedBalance,
     EmitResult,
     FlushResult,
@@ -156,6 +157,16 @@ class Balance:
     async def shutdown_summary_scheduler(self) -> FlushResult | None:
         """Stop the scheduler and flush what is queued, bounded in time."""
         return await self._summaries.shutdown()
+
+    async def list_dead_letters(self, limit: int = 100) -> builtins.list[DeadLetter]:
+        """Summaries moved aside: unreadable, or refused by the service ``maxAttempts`` times."""
+        return await self._summaries.dead_letters(opt.positive_int(limit, "limit"))
+
+    async def retry_dead_letters(self, ids: Iterable[int] | None = None) -> int:
+        """Move dead letters (all, or those ``ids``) back to the queue; returns how many."""
+        return await self._summaries.retry_dead(
+            None if ids is None else [opt.positive_int(i, "ids") for i in ids]
+        )
 
     def meter(self, window: str = "1d", reason: str = "usage") -> Meter:
         """An in-process meter: ``meter.add(customer_id, amount)`` sums per customer,

@@ -28,7 +28,7 @@ from typing import Any
 
 from .._aio import running_loop
 from .._errors import OutboxError, PacSpaceError
-from ..types import CloseReport, FlushResult, QueuedSummary, QueueState
+from ..types import CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
 from ._flush import Flusher, Submit, run_io
 from ._identity import after_fork, new_token
 from ._meter import Meter
@@ -195,11 +195,16 @@ class SummaryQueue:
                     meter.give_back(taken)
         return moved
 
+    @property
+    def _grace(self) -> float:
+        """How long after a window ends it is sealed: in a shared store, two ticks, so that
+        every process's last journal of the window joins the same slice."""
+        return 0.0 if isinstance(self.store, MemoryStore) else 2 * self.options.journal_interval
+
     async def _tick(self, now: float) -> None:
         if self._meters:
             await run_io(self.store, self.journal)
-            grace = 2 * self.options.journal_interval
-            await run_io(self.store, _seal, self.store, now - grace, None, False)
+            await run_io(self.store, _seal, self.store, now - self._grace, None, False)
 
     # Meter.record support (PostgreSQL outbox only).
 
@@ -237,7 +242,8 @@ class SummaryQueue:
         self, max_items: int | None, submit: Submit | None, *, producer: str | None
     ) -> FlushResult:
         await run_io(self.store, self.journal)
-        await run_io(self.store, _seal, self.store, self._clock(), producer, True)
+        until = self._clock() - (0.0 if producer else self._grace)
+        await run_io(self.store, _seal, self.store, until, producer, True)
         try:
             return await self._flusher.deliver(submit or self._submit, max_items)
         finally:
@@ -341,6 +347,26 @@ class SummaryQueue:
                 else f" of {self.store.location} (`pacspace outbox list`)",
             )
         return report
+
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        stored = await run_io(self.store, self.store.dead_letters, limit)
+        return [
+            DeadLetter(
+                id=item.id,
+                customer_id=item.customer_id,
+                reason=item.reason,
+                window_start=item.window_start,
+                window_end=item.window_end,
+                delta=item.delta,
+                reference_id=item.reference_id,
+                attempts=item.attempts,
+                last_error=item.last_error,
+            )
+            for item in stored
+        ]
+
+    async def retry_dead(self, ids: list[int] | None) -> int:
+        return await run_io(self.store, self.store.retry_dead, ids)
 
     def state(self) -> QueueState:
         next_flush = None

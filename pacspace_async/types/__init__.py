@@ -30,7 +30,14 @@ from ._records import (
     WebhookDelivery,
     WebhookDeliveryList,
 )
-from ._summaries import CloseReport, FlushFailure, FlushResult, QueuedSummary, QueueState
+from ._summaries import (
+    CloseReport,
+    DeadLetter,
+    FlushFailure,
+    FlushResult,
+    QueuedSummary,
+    QueueState,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -50,6 +57,7 @@ __all__ = [
     "EmitResult",
     "FlushFailure",
     "CloseReport",
+    "DeadLetter",
     "FlushResult",
     "Gaps",
     "Pagination",

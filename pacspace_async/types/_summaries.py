@@ -6,7 +6,14 @@ from decimal import Decimal
 
 from ._base import APIModel
 
-__all__ = ["CloseReport", "FlushFailure", "FlushResult", "QueueState", "QueuedSummary"]
+__all__ = [
+    "CloseReport",
+    "DeadLetter",
+    "FlushFailure",
+    "FlushResult",
+    "QueueState",
+    "QueuedSummary",
+]
 
 
 class QueuedSummary(APIModel):
@@ -72,3 +79,17 @@ class CloseReport(APIModel):
     dead_letters: int = 0
     outbox: str | None = None
     error: str | None = None
+
+
+class DeadLetter(APIModel):
+    """A summary moved aside: unreadable, or refused by the service ``maxAttempts`` times."""
+
+    id: int
+    customer_id: str
+    reason: str
+    window_start: str
+    window_end: str
+    delta: Decimal
+    reference_id: str
+    attempts: int = 0
+    last_error: str | None = None

@@ -27,7 +27,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -341,12 +341,15 @@ class PostgresStore:
         except (psycopg.Error, PoolTimeout) as exc:
             raise self._error(exc) from None
         try:
-            connection.row_factory = dict_row
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s"
-                " AND state = 'pending' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self._owner, after, limit),
-            ).fetchall()
+            rows = (
+                connection.cursor(row_factory=dict_row)
+                .execute(
+                    f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s"
+                    " AND state = 'pending' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                    (self._owner, after, limit),
+                )
+                .fetchall()
+            )
         except psycopg.Error as exc:
             _give_back(pool, connection)
             raise self._error(exc) from None
@@ -366,12 +369,16 @@ class PostgresStore:
         dead: list[int] = []
         connection.execute("DELETE FROM pacspace_summaries WHERE id = ANY(%s)", (list(acked),))
         for id_, error in refused:
-            row = connection.execute(
-                "UPDATE pacspace_summaries SET attempts = attempts + 1, last_error = %s,"
-                " state = CASE WHEN attempts + 1 >= %s THEN 'dead' ELSE state END"
-                " WHERE id = %s RETURNING state",
-                (error, self._max_attempts, id_),
-            ).fetchone()
+            row = (
+                connection.cursor(row_factory=dict_row)
+                .execute(
+                    "UPDATE pacspace_summaries SET attempts = attempts + 1, last_error = %s,"
+                    " state = CASE WHEN attempts + 1 >= %s THEN 'dead' ELSE state END"
+                    " WHERE id = %s RETURNING state",
+                    (error, self._max_attempts, id_),
+                )
+                .fetchone()
+            )
             if row is not None and row["state"] == "dead":
                 dead.append(id_)
         for id_, error in failed:
@@ -422,12 +429,15 @@ class PostgresStore:
 
     def dead_letters(self, limit: int = 100) -> list[Stored]:
         with self._tx() as db:
-            db.row_factory = dict_row
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s AND state = 'dead'"
-                " ORDER BY id LIMIT %s",
-                (self._owner, limit),
-            ).fetchall()
+            rows = (
+                db.cursor(row_factory=dict_row)
+                .execute(
+                    f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s AND state = 'dead'"
+                    " ORDER BY id LIMIT %s",
+                    (self._owner, limit),
+                )
+                .fetchall()
+            )
         return [_stored(row) for row in rows]
 
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
@@ -491,7 +501,9 @@ class _PostgresClaim:
 
 
 def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -> None:
-    connection.row_factory = psycopg.rows.tuple_row
+    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        with suppress(psycopg.Error):
+            connection.rollback()
     pool.putconn(connection)
 
 
