@@ -32,6 +32,8 @@ class DroppingProxy:
         self._count = 0
         self._lock = threading.Lock()
         self.dropped = 0
+        self.down = False
+        """While set, connections are closed before anything reaches the server."""
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -52,12 +54,17 @@ class DroppingProxy:
         self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
         try:
             while True:
                 try:
                     request = await _read_message(reader)
                 except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                if self.down:
                     return
                 up_writer.write(request)
                 await up_writer.drain()
