@@ -17,25 +17,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trustme
 
+from . import summaries
+from ._row import Row
+
 KEY = "pk_test_BENCH.SECRET"
 ROUNDS = 3
 """Each row interleaves ours and the peer this many times and reports medians."""
 
 
-@dataclass
-class Row:
-    name: str
-    ours: str
-    peer: str
-    ratio: float
-    aim: str
 
 
 def machine() -> str:
@@ -716,6 +711,7 @@ def main() -> None:
         rows.append(waits_memory())
         rows.append(sandbox_throughput())
         rows.append(sandbox_memory())
+        rows.extend(summaries.rows())
     finally:
         server.close()
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("name", "ours", "peer")]

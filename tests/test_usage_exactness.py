@@ -224,3 +224,30 @@ def test_identity_is_stable_for_the_same_slice() -> None:
     }
     assert first not in others and len(others) == 4
     assert sys.maxsize  # keeps the import list honest for the fork test above
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_blocking_clients_meter_carries_on_in_a_forked_child(
+    pacspace_sandbox: Sandbox, pacspace_server: Any
+) -> None:
+    import pacspace_sync
+
+    pac = pacspace_sync.PacSpace(
+        pacspace_sandbox.api_key, base_url=pacspace_server.url, submission=FAST
+    )
+    meter = pac.balance.meter()
+    meter.add("parent", -1)
+    pid = os.fork()
+    if pid == 0:  # a worker forked from a preloaded app: only meter.add, then its shutdown
+        code = 1
+        try:
+            meter.add("child", -2)
+            meter.add("child", -3, reason="other")
+            report = pac.close()
+            code = 0 if report is not None and report.undelivered == 0 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    pac.close()
+    assert ledger(pacspace_sandbox) == {"parent": -1, "child": -5}
