@@ -315,54 +315,6 @@ def server_headroom(server: CannedServer) -> Row:
     )
 
 
-_METER = """
-import threading, time
-from pacspace_async.summaries import Meter
-
-class NoQueue:
-    def queue(self, summary):
-        pass
-
-add = Meter(NoQueue()).add
-lock, totals = threading.Lock(), {}
-
-def ours(n):
-    for _ in range(n):
-        add("cust_1", 1)
-
-def floor(n):
-    for _ in range(n):
-        with lock:
-            totals["k"] = totals.get("k", 0) + 1
-
-def best(fn):
-    rates = []
-    for _ in range(7):
-        started = time.perf_counter()
-        fn(200_000)
-        rates.append(200_000 / (time.perf_counter() - started))
-    return max(rates)
-
-print(best(ours), best(floor))
-"""
-
-
-def meter_adds() -> Row:
-    """``meter.add`` on one core in a fresh interpreter, against the floor: a bare dict
-    update under a lock."""
-    out = subprocess.run(
-        [sys.executable, "-c", _METER], capture_output=True, text=True, timeout=120
-    )
-    o, f = (float(x) for x in out.stdout.split())
-    return Row(
-        "meter.add per second (one core, best of 7)",
-        f"{o:,.0f}/s",
-        f"{f:,.0f}/s locked dict (floor)",
-        o / f,
-        ">= 1,000,000/s",
-    )
-
-
 async def _waits(deliveries: bool, count: int) -> tuple[float, float, float]:
     """``count`` concurrent emit_and_wait on an in-process sandbox verifying after
     1.2 s ± 0.2 s; returns (status requests per delta, lag p50 ms, lag p99 ms), where lag
@@ -705,7 +657,6 @@ def main() -> None:
         rows.extend(concurrent_emits(server))
         rows.append(sync_overhead())
         rows.append(handoff_floor())
-        rows.append(meter_adds())
         rows.append(webhook_waits())
         rows.append(waits_vs_official())
         rows.append(waits_memory())

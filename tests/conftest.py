@@ -7,13 +7,16 @@ import os
 os.environ.setdefault("PACSPACE_HTTP_BACKEND", "httpx")
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 import respx
 
 from pacspace_async import PacSpace
+from pacspace_sandbox import IN_PROCESS_URL, Sandbox
 
 BASE = "https://api.test"
 KEY = "pk_test_PUBLIC.SECRET"
@@ -42,6 +45,31 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr("pacspace_async._transport.sleep", fake_sleep)
     return slept
+
+
+FAST = {"maxRequestsPerMinute": 60_000}
+
+
+@pytest.fixture
+async def client_factory(pacspace_sandbox: Sandbox) -> AsyncIterator[Callable[..., PacSpace]]:
+    """Make clients on the in-process sandbox: ``client_factory(**submission)``; closed after."""
+    made: list[PacSpace] = []
+    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
+
+    def make(**submission: Any) -> PacSpace:
+        client = PacSpace(
+            pacspace_sandbox.api_key,
+            base_url=IN_PROCESS_URL,
+            http_client=http,
+            submission={**FAST, **submission},
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+    await http.aclose()
 
 
 def envelope(data: object) -> dict[str, object]:

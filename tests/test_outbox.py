@@ -245,7 +245,7 @@ async def test_a_poison_row_moves_aside_and_blocks_nothing(
     state = pac.balance.get_summary_queue_state()
     assert state.queued_count == 0 and state.dead_letters == 2
     assert (await pac.balance.flush_summaries()).request_count == 0  # dead letters stay aside
-    errors = sorted(d.last_error or "" for d in pac._summaries.store.dead_letters())
+    errors = sorted(d.last_error or "" for d in await pac.balance.list_dead_letters())
     assert "customerId" in errors[0] and errors[1].startswith("unreadable row")
     await pac.aclose()
 
@@ -289,3 +289,39 @@ def test_a_corrupt_outbox_is_an_outbox_error_naming_the_file(tmp_path: Path) -> 
     with pytest.raises(ps.OutboxError) as caught:
         PacSpace("pk_test_a.b", base_url="http://127.0.0.1:9", submission={"outbox": str(outbox)})
     assert str(outbox) in str(caught.value) and "move the file aside" in str(caught.value)
+
+
+def test_outbox_command_lists_and_retries_dead_letters(
+    pacspace_server: SandboxServer, pacspace_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    queue = script(
+        pacspace_server.url,
+        pacspace_sandbox.api_key,
+        outbox,
+        """
+        pac.balance.queue_summary({"customerId": "ok", "delta": -1})
+        pac.balance.queue_summary({"customerId": "x" * 200, "delta": -1})
+        for _ in range(3):  # maxAttempts: refused three times, it moves aside
+            await pac.balance.flush_summaries()
+        await pac.aclose()
+    """,
+    )
+    assert subprocess.run(queue, capture_output=True, timeout=60).returncode == 0
+
+    def cli(*args: str) -> str:
+        where = ["--outbox", str(outbox), "--base-url", pacspace_server.url]
+        key = ["--api-key", pacspace_sandbox.api_key]
+        done = subprocess.run(
+            [sys.executable, "-m", "pacspace_cli", "outbox", *args, *where, *key],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = cli("list")
+    assert "0 queued, 1 dead letters" in listed and "xxxx" in listed and "customerId" in listed
+    assert "1 dead letters moved back" in cli("retry")
+    assert "1 queued, 0 dead letters" in cli("list")

@@ -8,44 +8,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
 import pacspace_async as ps
 import pacspace_sync
 from pacspace_async import PacSpace
-from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxServer
+from pacspace_sandbox import Sandbox, SandboxServer
 
 FAST = {"maxRequestsPerMinute": 60_000}
 DAY = 1_779_840_010.0  # 2026-05-27: a window that has long ended
 
 
 @pytest.fixture
-async def make(
-    pacspace_sandbox: Sandbox, postgres_url: str
-) -> AsyncIterator[Callable[..., PacSpace]]:
-    made: list[PacSpace] = []
-    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
-
-    def make(**submission: Any) -> PacSpace:
-        client = PacSpace(
-            pacspace_sandbox.api_key,
-            base_url=IN_PROCESS_URL,
-            http_client=http,
-            submission={"outbox": postgres_url, "autoStart": False, **FAST, **submission},
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-    await http.aclose()
+def make(client_factory: Callable[..., PacSpace], postgres_url: str) -> Callable[..., PacSpace]:
+    """Clients on the in-process sandbox, with this test's PostgreSQL outbox."""
+    return lambda **submission: client_factory(outbox=postgres_url, autoStart=False, **submission)
 
 
 def ledger(sandbox: Sandbox) -> tuple[int, Decimal]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,32 +14,11 @@ import respx
 import pacspace_async as ps
 from pacspace_async import PacSpace
 from pacspace_async.summaries import QueueFullError
-from pacspace_sandbox import IN_PROCESS_URL, Sandbox
+from pacspace_sandbox import Sandbox
 
 from .conftest import BASE, KEY, envelope
 
 FAST = {"maxRequestsPerMinute": 60_000}
-
-
-@pytest.fixture
-async def client_factory(pacspace_sandbox: Sandbox) -> AsyncIterator[Any]:
-    made: list[PacSpace] = []
-    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
-
-    def make(**submission: Any) -> PacSpace:
-        client = PacSpace(
-            pacspace_sandbox.api_key,
-            base_url=IN_PROCESS_URL,
-            http_client=http,
-            submission={**FAST, **submission},
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-    await http.aclose()
 
 
 def rows(sandbox: Sandbox, sql: str = "SELECT * FROM deltas ORDER BY seq") -> list[Any]:

@@ -11,41 +11,24 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import pacspace_async as ps
 from pacspace_async import PacSpace
-from pacspace_sandbox import IN_PROCESS_URL, Sandbox
+from pacspace_sandbox import Sandbox
 
 FAST = {"maxRequestsPerMinute": 60_000}
 WINDOW = {"windowStart": "2026-05-27T00:00:00Z", "windowEnd": "2026-05-28T00:00:00Z"}
 
 
 @pytest.fixture
-async def make(pacspace_sandbox: Sandbox) -> AsyncIterator[Callable[..., PacSpace]]:
-    made: list[PacSpace] = []
-    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
-
-    def make(**submission: Any) -> PacSpace:
-        client = PacSpace(
-            pacspace_sandbox.api_key,
-            base_url=IN_PROCESS_URL,
-            http_client=http,
-            submission={**FAST, **submission},
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-    await http.aclose()
+def make(client_factory: Callable[..., PacSpace]) -> Callable[..., PacSpace]:
+    return client_factory
 
 
 def ledger(sandbox: Sandbox) -> dict[str, Decimal]:
@@ -251,3 +234,23 @@ def test_a_blocking_clients_meter_carries_on_in_a_forked_child(
     assert os.waitstatus_to_exitcode(status) == 0
     pac.close()
     assert ledger(pacspace_sandbox) == {"parent": -1, "child": -5}
+
+
+async def test_a_meter_made_after_the_scheduler_started_is_journaled_at_once(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "journalIntervalMs": 50, "autoFlushOnShutdown": False},
+    )
+    pac.balance.queue_summary({"customerId": "c", "delta": -1})  # starts the scheduler
+    await asyncio.sleep(0.05)  # its ticker now sleeps its idle minute
+    pac.balance.meter().add("c", -2)
+    for _ in range(100):
+        if pac._summaries.store.usage_rows():
+            break
+        await asyncio.sleep(0.01)
+    assert pac._summaries.store.usage_rows() == 1  # journaled within a tick, not a minute
+    await pac.aclose()

@@ -1,11 +1,15 @@
-"""The scheduler: one task on the client's event loop.
+"""The scheduler: two tasks on the client's event loop.
 
-Every tick it journals the meters' new usage to the store (``journalIntervalMs``, when
-there are meters; else once a minute), seals windows that have ended (after a grace of
-two ticks, so that other processes' last journal of a window joins the same slice), and
-on the profile's cadence delivers what is pending. Cadence flushes are aligned to UTC
-(``daily`` flushes just after midnight UTC, when the day's windows have closed). A failing
-tick is logged and the task goes on: it never dies with the summaries still queued.
+The **ticker** journals the meters' new usage to the store every tick
+(``journalIntervalMs``, when there are meters; else once a minute) and seals windows that
+have ended (after a grace of two ticks, so that other processes' last journal of a window
+joins the same slice). It never waits behind a delivery: what a SIGKILL can lose is one
+tick of adds, however slow the service is.
+
+The **flusher** delivers what is pending on the profile's cadence, aligned to UTC
+(``daily`` flushes just after midnight UTC, when the day's windows have closed), or at
+once for ``immediate``. A failing round of either is logged and the task goes on: it
+never dies with the summaries still queued.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ class Scheduler:
 
     def _reset(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._tick_wake: asyncio.Event | None = None
         self.next_flush: float | None = None
 
     def after_fork(self) -> None:
@@ -103,9 +109,10 @@ class Scheduler:
         if self.is_running:
             return
         self._loop = loop
-        self._wake = asyncio.Event()
+        self._wake, self._tick_wake = asyncio.Event(), asyncio.Event()
         self.next_flush = self._next_after(self._clock())
         self._task = loop.create_task(self._run(), name="pacspace-summaries")
+        self._ticker = loop.create_task(self._tick_loop(), name="pacspace-summaries-journal")
 
     def _next_after(self, now: float) -> float | None:
         if self._cadence <= 0:
@@ -113,42 +120,56 @@ class Scheduler:
         return (math.floor(now / self._cadence) + 1) * self._cadence
 
     def stop(self) -> None:
-        task, self._task = self._task, None
+        tasks = (self._task, self._ticker)
+        self._task = self._ticker = None
         self.next_flush = None
-        if task is not None and not task.done():
-            loop = task.get_loop()
-            if running_loop() is loop:
-                task.cancel()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(task.cancel)
+        for task in tasks:
+            if task is not None and not task.done():
+                loop = task.get_loop()
+                if running_loop() is loop:
+                    task.cancel()
+                elif not loop.is_closed():
+                    loop.call_soon_threadsafe(task.cancel)
 
     def poke(self) -> None:
-        """Run a tick now (the ``immediate`` profile's new summaries)."""
-        wake, loop = self._wake, self._loop
-        if wake is None or loop is None:
-            return
-        if running_loop() is loop:
-            wake.set()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        """Look again now: a new meter to journal, or the ``immediate`` profile's summaries."""
+        loop = self._loop
+        for wake in (self._wake, self._tick_wake):
+            if wake is None or loop is None:
+                continue
+            if running_loop() is loop:
+                wake.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)
 
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
             now = self._clock()
-            try:
-                await self._tick(now)
-                due = self.next_flush is not None and now >= self.next_flush
-                if due or (self._immediate and self._has_pending()):
-                    await self._flush()
-                    self.next_flush = self._next_after(self._clock())
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep the scheduler alive; the summaries stay in the store
-                log.exception("scheduled summary work failed; it is tried again next tick")
-            wait = self._interval()
+            due = self.next_flush is not None and now >= self.next_flush
+            if due or (self._immediate and self._has_pending()):
+                await self._guarded(self._flush(), "summary delivery")
+                self.next_flush = self._next_after(self._clock())
+            wait = IDLE_TICK
             if self.next_flush is not None:
                 wait = min(wait, max(0.0, self.next_flush - self._clock()))
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _tick_loop(self) -> None:
+        assert self._tick_wake is not None
+        while True:
+            await self._guarded(self._tick(self._clock()), "meter journaling")
+            self._tick_wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._tick_wake.wait(), self._interval())
+
+    @staticmethod
+    async def _guarded(work: Awaitable[object], what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep the scheduler alive; the summaries stay in the store
+            log.exception("scheduled %s failed; it is tried again", what)

@@ -20,14 +20,14 @@ service answered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from .._identity import summary_key
 
-__all__ = ["Claim", "Draft", "Store", "Stored", "Usage"]
+__all__ = ["Claim", "Draft", "HeldClaim", "Store", "Stored", "Usage"]
 
 OPEN, PENDING, DEAD = "open", "pending", "dead"
 
@@ -101,6 +101,39 @@ class Claim(Protocol):
     def release(self) -> None:
         """Give the items back unsent (idempotent; a no-op after ``settle``)."""
         ...
+
+
+Settle = Callable[
+    [Sequence[Stored], Sequence[int], Sequence[tuple[int, str]], Sequence[tuple[int, str]]],
+    list[int],
+]
+
+
+class HeldClaim:
+    """A :class:`Claim` whose store keeps the hold itself (a set in memory, a lease in a
+    file): settling or releasing hands the items back to the store's callbacks, once."""
+
+    def __init__(
+        self, items: list[Stored], settle: Settle, release: Callable[[Sequence[Stored]], None]
+    ) -> None:
+        self.items = items
+        self._settle = settle
+        self._release = release
+        self._done = not items
+
+    def settle(
+        self,
+        acked: Sequence[int],
+        refused: Sequence[tuple[int, str]],
+        failed: Sequence[tuple[int, str]],
+    ) -> list[int]:
+        self._done = True
+        return self._settle(self.items, acked, refused, failed)
+
+    def release(self) -> None:
+        if not self._done:
+            self._done = True
+            self._release(self.items)
 
 
 class Store(Protocol):

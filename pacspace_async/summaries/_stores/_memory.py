@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from .._identity import after_fork, new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, Draft, Stored, Usage
+from ._base import DEAD, OPEN, PENDING, Draft, HeldClaim, Stored, Usage
 
 __all__ = ["MemoryStore"]
 
@@ -102,7 +102,7 @@ class MemoryStore:
                 self._open.clear()
         return sealed
 
-    def claim(self, limit: int, after: int = 0) -> _MemoryClaim:
+    def claim(self, limit: int, after: int = 0) -> HeldClaim:
         with self._lock:
             items = [
                 item
@@ -110,7 +110,7 @@ class MemoryStore:
                 if item.state == PENDING and item.id > after and item.id not in self._claimed
             ][:limit]
             self._claimed.update(item.id for item in items)
-        return _MemoryClaim(self, items)
+        return HeldClaim(items, self._settle, self._release)
 
     def count(self) -> int:
         with self._lock:
@@ -179,24 +179,3 @@ class MemoryStore:
     def _release(self, claimed: Sequence[Stored]) -> None:
         with self._lock:
             self._claimed.difference_update(item.id for item in claimed)
-
-
-class _MemoryClaim:
-    def __init__(self, store: MemoryStore, items: list[Stored]) -> None:
-        self._store = store
-        self.items = items
-        self._done = False
-
-    def settle(
-        self,
-        acked: Sequence[int],
-        refused: Sequence[tuple[int, str]],
-        failed: Sequence[tuple[int, str]],
-    ) -> list[int]:
-        self._done = True
-        return self._store._settle(self.items, acked, refused, failed)
-
-    def release(self) -> None:
-        if not self._done:
-            self._done = True
-            self._store._release(self.items)

@@ -41,7 +41,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..._errors import OutboxError
 from .._identity import new_token, reference_id
 from .._summary import iso
-from ._base import OPEN, Draft, Stored, Usage
+from ._base import OPEN, Draft, HeldClaim, Stored, Usage
 
 __all__ = ["SCHEMA", "PostgresStore", "redact_url"]
 
@@ -334,7 +334,7 @@ class PostgresStore:
                 ).rowcount
         return sealed
 
-    def claim(self, limit: int, after: int = 0) -> _PostgresClaim:
+    def claim(self, limit: int, after: int = 0) -> HeldClaim:
         pool = self._pool_here()
         try:
             connection = pool.getconn()
@@ -356,8 +356,23 @@ class PostgresStore:
         items = [_stored(row) for row in rows]
         if not items:
             _give_back(pool, connection)
-            return _PostgresClaim(self, None, None, [])
-        return _PostgresClaim(self, pool, connection, items)
+
+        def finish(call: Callable[[psycopg.Connection[Any]], T]) -> T:
+            # The items stay locked by this transaction until it settles or rolls back.
+            try:
+                return call(connection)
+            except psycopg.Error as exc:
+                raise self._error(exc) from None
+            finally:
+                _give_back(pool, connection)
+
+        return HeldClaim(
+            items,
+            lambda _, acked, refused, failed: finish(
+                lambda c: self._settle(c, acked, refused, failed)
+            ),
+            lambda _: finish(lambda c: c.rollback()),
+        )
 
     def _settle(
         self,
@@ -461,43 +476,6 @@ class PostgresStore:
             pool, self._pool = self._pool, None
             if pool is not None and self._pid == os.getpid():
                 pool.close()
-
-
-class _PostgresClaim:
-    def __init__(
-        self,
-        store: PostgresStore,
-        pool: ConnectionPool[Any] | None,
-        connection: psycopg.Connection[Any] | None,
-        items: list[Stored],
-    ) -> None:
-        self._store = store
-        self._pool = pool
-        self._connection = connection
-        self.items = items
-
-    def _finish(self, call: Callable[[psycopg.Connection[Any]], T]) -> T | None:
-        connection, pool = self._connection, self._pool
-        if connection is None or pool is None:
-            return None
-        self._connection = None
-        try:
-            return call(connection)
-        except psycopg.Error as exc:
-            raise self._store._error(exc) from None
-        finally:
-            _give_back(pool, connection)
-
-    def settle(
-        self,
-        acked: Sequence[int],
-        refused: Sequence[tuple[int, str]],
-        failed: Sequence[tuple[int, str]],
-    ) -> list[int]:
-        return self._finish(lambda c: self._store._settle(c, acked, refused, failed)) or []
-
-    def release(self) -> None:
-        self._finish(lambda c: c.rollback())
 
 
 def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -> None:

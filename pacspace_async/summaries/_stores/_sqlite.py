@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from ... import _json
 from ..._errors import OutboxError
 from .._identity import new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, Draft, Stored, Usage
+from ._base import DEAD, OPEN, PENDING, Draft, HeldClaim, Stored, Usage
 
 __all__ = ["SQLiteStore", "outbox_error"]
 
@@ -347,7 +347,7 @@ class SQLiteStore:
             (reference_id(self.scope, *key, id_), id_),
         )
 
-    def claim(self, limit: int, after: int = 0) -> _SQLiteClaim:
+    def claim(self, limit: int, after: int = 0) -> HeldClaim:
         now, pid = time.time(), os.getpid()
         items: list[Stored] = []
         with self._write() as db:
@@ -376,7 +376,7 @@ class SQLiteStore:
                 "UPDATE pacspace_summaries SET lease_until = ?, lease_pid = ? WHERE id = ?",
                 [(now + LEASE, pid, item.id) for item in items],
             )
-        return _SQLiteClaim(self, items)
+        return HeldClaim(items, self._settle, self._release)
 
     def _settle(
         self,
@@ -490,27 +490,6 @@ class SQLiteStore:
             db, self._db = self._db, None
             if db is not None and self._pid == os.getpid():
                 db.close()
-
-
-class _SQLiteClaim:
-    def __init__(self, store: SQLiteStore, items: list[Stored]) -> None:
-        self._store = store
-        self.items = items
-        self._done = not items
-
-    def settle(
-        self,
-        acked: Sequence[int],
-        refused: Sequence[tuple[int, str]],
-        failed: Sequence[tuple[int, str]],
-    ) -> list[int]:
-        self._done = True
-        return self._store._settle(self.items, acked, refused, failed)
-
-    def release(self) -> None:
-        if not self._done:
-            self._done = True
-            self._store._release(self.items)
 
 
 _INHERITED: list[Any] = []
