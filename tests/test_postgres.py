@@ -169,7 +169,7 @@ def test_a_drainer_killed_mid_batch_loses_nothing_and_doubles_nothing(
         "--base-url",
         pacspace_server.url,
         "--max-requests-per-minute",
-        "1200",
+        "120",  # 0.5 s between its two batches: the kill lands between them
     ]
     drainer = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
