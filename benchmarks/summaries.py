@@ -145,6 +145,8 @@ async def _record_vs_insert(url: str) -> tuple[float, float]:
         for _ in range(ROUNDS):
             mine.append(await _rate(ours, 1.0))
             theirs.append(await _rate(plain, 1.0))
+        await connection.execute("DELETE FROM pacspace_usage")  # nothing to send afterwards
+        await connection.commit()
     await pac.aclose()
     return statistics.median(mine), statistics.median(theirs)
 
