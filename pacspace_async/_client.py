@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 
 from . import _options as opt
 from ._aio import running_loop
-from ._config import ClientConfig, redact
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig, redact
 from ._errors import ValidationError
 from ._transport import Transport, segment
 from ._waiter import Waiter
@@ -40,7 +41,10 @@ class PacSpace:
     (an int of 1000 or more is read as the official client's milliseconds).
     ``http_backend`` is ``"httpx"``, ``"aiohttp"`` (the ``aiohttp`` extra: several times
     faster under concurrency) or ``"auto"``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp
-    when the extra is installed, else httpx.
+    when the extra is installed, else httpx. ``proxy`` (else ``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``ALL_PROXY`` minus ``NO_PROXY``) and ``verify`` (a CA bundle path or an
+    ``ssl.SSLContext``) work on both; answers larger than ``max_response_bytes`` (16 MiB,
+    after decompression) are refused; redirects are never followed.
     """
 
     balance: Balance
@@ -61,6 +65,9 @@ class PacSpace:
         webhook_secret: str | list[str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         http_backend: str = "auto",
+        proxy: str | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         dashboard_token: str | None = None,
         max_status_requests: int = 32,
         submission: Mapping[str, Any] | None = None,
@@ -74,6 +81,9 @@ class PacSpace:
             max_retries=max_retries,
             chain_id=chain_id,
             credit_pool_id=credit_pool_id,
+            proxy=proxy,
+            verify=verify,
+            max_response_bytes=max_response_bytes,
         )
         self._transport = Transport(self._config, http_client, http_backend=http_backend)
         self._waiter = Waiter(self._status, max_in_flight=max_status_requests)

@@ -10,8 +10,13 @@ routes by key). The key is never part of a ``repr``.
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from urllib.request import (  # type: ignore[attr-defined]  # both are public, untyped
+    getproxies_environment,
+    proxy_bypass_environment,
+)
 
 import httpx
 
@@ -23,6 +28,8 @@ __all__ = ["DEFAULT_PRODUCTION_URL", "ClientConfig", "redact"]
 DEFAULT_PRODUCTION_URL = "https://app.pacspace.io"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
+"""Answers larger than this (after decompression) are refused: 16 MiB."""
 USER_AGENT = f"pacspace-python-async/{__version__}"
 _MS_THRESHOLD = 1000
 
@@ -43,6 +50,9 @@ class ClientConfig:
     max_retries: int
     chain_id: int | None
     credit_pool_id: int | None
+    proxy: str | None = field(default=None, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def resolve(
@@ -56,6 +66,9 @@ class ClientConfig:
         max_retries: int,
         chain_id: int | None,
         credit_pool_id: int | None,
+        proxy: str | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> ClientConfig:
         key = api_key or os.environ.get("PACSPACE_API_KEY")
         if not key:
@@ -85,6 +98,14 @@ class ClientConfig:
             chain_id = (
                 296 if key.startswith("pk_test_") else 295 if key.startswith("pk_live_") else None
             )
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1024
+        ):
+            raise ValidationError(
+                "max_response_bytes must be an integer of at least 1024", field="max_response_bytes"
+            )
         return cls(
             api_key=key,
             base_url=url,
@@ -92,6 +113,9 @@ class ClientConfig:
             max_retries=max_retries,
             chain_id=chain_id,
             credit_pool_id=credit_pool_id,
+            proxy=_proxy(proxy, parts.scheme, parts.hostname or ""),
+            ssl_context=_ssl_context(verify),
+            max_response_bytes=max_response_bytes,
         )
 
     @property
@@ -117,3 +141,43 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
         )
     seconds = value / 1000 if isinstance(value, int) and value >= _MS_THRESHOLD else float(value)
     return httpx.Timeout(seconds)
+
+
+def _proxy(proxy: str | None, scheme: str, host: str) -> str | None:
+    """``proxy``, else the environment's for our one host (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, minus ``NO_PROXY``), read once, as httpx and aiohttp's ``trust_env`` do."""
+    if proxy is not None:
+        if not isinstance(proxy, str) or urlsplit(proxy).scheme not in ("http", "https"):
+            raise ValidationError("proxy must be an http:// or https:// URL", field="proxy")
+        return proxy
+    found = getproxies_environment()
+    if not found or proxy_bypass_environment(host, found):
+        return None
+    return found.get(scheme) or found.get("all") or None
+
+
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext | None:
+    """``True``: the system's trust store (``None``: the backend's default); a path: a CA
+    bundle (file or folder); an ``ssl.SSLContext``: as given; ``False``: no verification."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is True:
+        return None
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, (str, os.PathLike)):
+        path = os.fspath(verify)
+        try:
+            if os.path.isdir(path):
+                return ssl.create_default_context(capath=path)
+            return ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(
+                f"verify: cannot load CA certificates from {path!r} ({exc})", field="verify"
+            ) from None
+    raise ValidationError(
+        "verify must be True, False, a CA bundle path or an ssl.SSLContext", field="verify"
+    )

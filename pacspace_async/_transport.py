@@ -17,21 +17,28 @@ Three rules make retries safe:
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import logging
-import os
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple, Protocol
-from urllib.parse import quote, urlencode
+from typing import Any, Final
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
-from anyio import sleep
+from anyio import fail_after, sleep
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import _json
+from ._backends import (
+    Backend,
+    ClientBackend,
+    ConnectionFailed,
+    Reply,
+    TimedOut,
+    TooLarge,
+    UnsupportedEncoding,
+    open_backend,
+)
 from ._config import USER_AGENT, ClientConfig, redact
 from ._errors import (
     APIConnectionError,
@@ -65,32 +72,6 @@ _NO_BODY: Final[Any] = object()
 _DEFAULT_OPTIONS: Final = RequestOptions()
 
 
-class Reply(Protocol):
-    """An answer from either backend: status, case-insensitive headers, the body."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def content(self) -> bytes: ...
-
-
-class _AiohttpReply(NamedTuple):
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-
-try:  # the aiohttp backend is an extra
-    import aiohttp
-
-    _AIOHTTP_TIMEOUTS: tuple[type[BaseException], ...] = (asyncio.TimeoutError,)
-    _AIOHTTP_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError,)
-except ImportError:  # pragma: no cover - depends on the extra
-    _AIOHTTP_TIMEOUTS = _AIOHTTP_ERRORS = ()
-
-
 def segment(value: str) -> str:
     """A path segment, percent-encoded as the official client does (nothing is safe)."""
     return quote(value, safe="")
@@ -109,7 +90,7 @@ def _query_value(value: Any) -> Any:
 
 
 class Transport:
-    """Sends requests for one client over one pooled ``httpx.AsyncClient``."""
+    """Sends the requests of one client through one backend (one connection pool)."""
 
     def __init__(
         self,
@@ -119,20 +100,12 @@ class Transport:
         http_backend: str = "auto",
     ) -> None:
         self.config = config
-        self._owns_http = http_client is None
-        # When the SDK builds the client it also holds the transport, and sends through it
-        # directly: the client's machinery (URL and header merging, cookie extraction,
-        # auth and redirect hooks) costs about twice the request itself and the Balance
-        # API uses none of it. A caller's own client is used as given.
-        self._direct: httpx.AsyncBaseTransport | None = None
-        self._aiohttp: Any = None
-        if http_client is None:
-            http_backend = resolve_backend(http_backend)
-            self._direct = _make_transport(http_backend)
-            if http_backend == "aiohttp":
-                self._aiohttp = self._direct
-            http_client = httpx.AsyncClient(timeout=config.timeout, transport=self._direct)
-        self._http = http_client
+        self._owns_backend = http_client is None
+        self._backend: Backend = (
+            ClientBackend(http_client)
+            if http_client is not None
+            else open_backend(http_backend, proxy=config.proxy, ssl_context=config.ssl_context)
+        )
         self._timeout = config.timeout.as_dict()
         common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if config.chain_id is not None:
@@ -145,13 +118,13 @@ class Transport:
         self.closed = False
 
     @property
-    def http_client(self) -> httpx.AsyncClient:
-        return self._http
+    def backend(self) -> Backend:
+        return self._backend
 
     async def aclose(self) -> None:
         self.closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_backend:
+            await self._backend.aclose()
 
     # -- the pipeline ---------------------------------------------------------------
 
@@ -172,12 +145,10 @@ class Transport:
         if self.closed:
             raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED", path)
         headers = self._headers_for(method, options, authenticated)
-        content = None if body is _NO_BODY else _json.dumps(body)
-        timeout: Any = (
-            httpx.USE_CLIENT_DEFAULT if options.timeout is None else httpx.Timeout(options.timeout)
+        content = None if body is _NO_BODY else _json.dumps(body).encode()
+        timeout = (
+            self._timeout if options.timeout is None else httpx.Timeout(options.timeout).as_dict()
         )
-        if self._direct is not None:
-            timeout = self._timeout if options.timeout is None else timeout.as_dict()
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
         try:
@@ -223,65 +194,69 @@ class Transport:
         url: str,
         path: str,
         headers: dict[str, str],
-        content: str | None,
-        timeout: Any,  # noqa: ASYNC109 - httpx's per-request timeout, not a deadline
+        content: bytes | None,
+        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
         raw: bool,
     ) -> Any:
         deadline = time.monotonic() + PENDING_WAIT_LIMIT
+        # One attempt, end to end (connect, send, headers, body), within the timeout: a
+        # server dripping bytes cannot hold a call longer than that.
+        bound = max((v for v in timeout.values() if v is not None), default=None)
         while True:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
                 await sleep(wait)
             try:
-                response: Reply
-                if self._aiohttp is not None:
-                    response = await self._send_aiohttp(method, url, headers, content, timeout)
-                elif self._direct is not None:
-                    request = httpx.Request(
+                with fail_after(bound):
+                    response = await self._backend.send(
                         method,
                         url,
-                        headers=headers,
-                        content=content,
-                        extensions={"timeout": timeout},
+                        headers,
+                        content,
+                        timeout=timeout,
+                        limit=self.config.max_response_bytes,
                     )
-                    response = await self._direct.handle_async_request(request)
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
-                else:
-                    response = await self._http.request(
-                        method, url, content=content, headers=headers, timeout=timeout
-                    )
-            except httpx.TimeoutException as exc:
+            except (TimedOut, TimeoutError) as exc:
                 raise APITimeoutError(
-                    f"{method} {path}: no answer within the timeout ({type(exc).__name__})",
+                    f"{method} {path}: no answer within the timeout"
+                    + (f" ({bound:g} s)" if bound is not None else ""),
                     0,
                     None,
                     path,
-                ) from exc
-            except httpx.TransportError as exc:
+                ) from (exc.__cause__ or exc)  # the library's own exception, for debugging
+            except ConnectionFailed as exc:
                 raise APIConnectionError(
-                    f"{method} {path}: connection failed ({type(exc).__name__}: {exc})",
+                    f"{method} {path}: connection failed ({self._redact(str(exc))})",
                     0,
                     None,
                     path,
-                ) from exc
-            except _AIOHTTP_TIMEOUTS as exc:
-                raise APITimeoutError(
-                    f"{method} {path}: no answer within the timeout ({type(exc).__name__})",
+                ) from (exc.__cause__ or exc)
+            except TooLarge:
+                raise PacSpaceError(
+                    f"{method} {path}: the answer is larger than max_response_bytes "
+                    f"({self.config.max_response_bytes:,} bytes)",
                     0,
-                    None,
+                    "RESPONSE_TOO_LARGE",
                     path,
-                ) from exc
-            except _AIOHTTP_ERRORS as exc:
-                raise APIConnectionError(
-                    f"{method} {path}: connection failed ({type(exc).__name__}: {exc})",
+                ) from None
+            except UnsupportedEncoding as exc:
+                raise PacSpaceError(
+                    f"{method} {path}: the answer is compressed as {exc}, which was not asked for",
                     0,
-                    None,
+                    "INVALID_RESPONSE",
                     path,
-                ) from exc
+                ) from None
             log.debug("%s %s -> %d", method, path, response.status_code)
+            if 300 <= response.status_code < 400:
+                location = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
+                raise PacSpaceError(
+                    f"{method} {path}: the server redirected to {location} (HTTP "
+                    f"{response.status_code}); redirects are never followed, so the API key "
+                    "never leaves the configured host: fix base_url",
+                    response.status_code,
+                    "REDIRECT_REFUSED",
+                    path,
+                )
             pending = self._pending_for(response)
             if pending is None:
                 return self._answer(response, path, raw)
@@ -296,31 +271,9 @@ class Transport:
                 )
             await sleep(min(pending, remaining))
 
-    async def _send_aiohttp(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        content: str | None,
-        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, not a deadline
-    ) -> Reply:
-        """Send through the aiohttp session of httpx-aiohttp's transport, without turning
-        each request and answer into httpx objects and back (half the cost of a call)."""
-        transport = self._aiohttp
-        assert transport is not None
-        session = transport.client
-        if not isinstance(session, aiohttp.ClientSession):
-            session = transport.client = transport.get_client()
-        limits = aiohttp.ClientTimeout(
-            sock_connect=timeout.get("connect"),
-            sock_read=timeout.get("read"),
-            connect=timeout.get("pool"),
-        )
-        async with session.request(
-            method, url, data=content, headers=headers, timeout=limits, allow_redirects=False
-        ) as answer:
-            body = await answer.read()
-            return _AiohttpReply(answer.status, answer.headers, body)
+    def _redact(self, text: str) -> str:
+        key = self.config.api_key
+        return text.replace(key, redact(key)) if key else text
 
     @staticmethod
     def _pending_for(response: Reply) -> float | None:
@@ -456,33 +409,3 @@ def _message(value: Any) -> str | None:
 def _preview(data: bytes, limit: int = 120) -> str:
     text = data[:limit].decode("utf-8", "replace")
     return repr(text) + ("…" if len(data) > limit else "")
-
-
-def resolve_backend(backend: str) -> str:
-    """``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp when installed, else httpx."""
-    if backend != "auto":
-        return backend
-    chosen = os.environ.get("PACSPACE_HTTP_BACKEND")
-    if chosen:
-        return chosen
-    return "aiohttp" if _AIOHTTP_ERRORS and importlib.util.find_spec("httpx_aiohttp") else "httpx"
-
-
-def _make_transport(backend: str) -> httpx.AsyncBaseTransport:
-    if backend == "httpx":
-        limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-        return httpx.AsyncHTTPTransport(limits=limits)
-    if backend == "aiohttp":
-        try:
-            from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:  # pragma: no cover - depends on the extra
-            raise PacSpaceError(
-                'http_backend="aiohttp" needs the aiohttp extra: pip install "pacspace[aiohttp]"',
-                0,
-                "MISSING_EXTRA",
-            ) from exc
-        transport: httpx.AsyncBaseTransport = AiohttpTransport()
-        return transport
-    raise ValidationError(
-        f'http_backend must be "auto", "httpx" or "aiohttp", not {backend!r}', field="http_backend"
-    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import httpx
+import ssl
 import weakref
 from collections.abc import AsyncIterable
 from collections.abc import Iterable
@@ -307,8 +308,8 @@ class Balance:
 class PacSpace:
     """Blocking twin of ``pacspace_async``'s ``PacSpace``: calls run on the shared loop thread."""
 
-    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, sandbox_url: str | None = None, production_url: str | None = None, timeout: float | httpx.Timeout | None = None, max_retries: int = 2, chain_id: int | None = None, credit_pool_id: int | None = None, webhook_secret: str | list[str] | None = None, http_client: httpx.AsyncClient | None = None, http_backend: str = 'auto', dashboard_token: str | None = None, max_status_requests: int = 32, submission: Mapping[str, Any] | None = None) -> None:
-        self._runtime = Runtime(lambda: _AsyncPacSpace(api_key, base_url=base_url, sandbox_url=sandbox_url, production_url=production_url, timeout=timeout, max_retries=max_retries, chain_id=chain_id, credit_pool_id=credit_pool_id, webhook_secret=webhook_secret, http_client=http_client, http_backend=http_backend, dashboard_token=dashboard_token, max_status_requests=max_status_requests, submission=submission))
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, sandbox_url: str | None = None, production_url: str | None = None, timeout: float | httpx.Timeout | None = None, max_retries: int = 2, chain_id: int | None = None, credit_pool_id: int | None = None, webhook_secret: str | list[str] | None = None, http_client: httpx.AsyncClient | None = None, http_backend: str = 'auto', proxy: str | None = None, verify: bool | str | ssl.SSLContext = True, max_response_bytes: int = 16777216, dashboard_token: str | None = None, max_status_requests: int = 32, submission: Mapping[str, Any] | None = None) -> None:
+        self._runtime = Runtime(lambda: _AsyncPacSpace(api_key, base_url=base_url, sandbox_url=sandbox_url, production_url=production_url, timeout=timeout, max_retries=max_retries, chain_id=chain_id, credit_pool_id=credit_pool_id, webhook_secret=webhook_secret, http_client=http_client, http_backend=http_backend, proxy=proxy, verify=verify, max_response_bytes=max_response_bytes, dashboard_token=dashboard_token, max_status_requests=max_status_requests, submission=submission))
         self._finalizer = weakref.finalize(self, self._runtime.close)
         self.balance = Balance(self._runtime)
         self.customers = Customers(self._runtime)

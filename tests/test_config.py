@@ -39,7 +39,7 @@ def test_timeout_units() -> None:
 
 
 def test_auto_backend_prefers_aiohttp_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pacspace_async._transport import resolve_backend
+    from pacspace_async._backends import resolve_backend
 
     monkeypatch.delenv("PACSPACE_HTTP_BACKEND", raising=False)
     assert resolve_backend("auto") == "aiohttp"  # the dev install has the extra

@@ -1,0 +1,70 @@
+"""One module per HTTP library: send bytes, read a bounded answer, map its own exceptions.
+
+The transport (policy) never knows which one it talks to. ``open_backend`` picks one:
+``"httpx"``, ``"aiohttp"`` (the extra), or ``"auto"`` (``PACSPACE_HTTP_BACKEND`` if set,
+else aiohttp when installed, else httpx).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import ssl
+
+from .._errors import PacSpaceError, ValidationError
+from ._base import (
+    Backend,
+    ConnectionFailed,
+    Reply,
+    TimedOut,
+    TooLarge,
+    UnsupportedEncoding,
+    read_bounded,
+)
+from ._httpx import ClientBackend, HttpxBackend
+
+__all__ = [
+    "Backend",
+    "ClientBackend",
+    "ConnectionFailed",
+    "Reply",
+    "TimedOut",
+    "TooLarge",
+    "UnsupportedEncoding",
+    "open_backend",
+    "read_bounded",
+    "resolve_backend",
+]
+
+MAX_CONNECTIONS = 128
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp when installed, else httpx."""
+    if backend != "auto":
+        return backend
+    chosen = os.environ.get("PACSPACE_HTTP_BACKEND")
+    if chosen:
+        return chosen
+    return "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+
+
+def open_backend(
+    name: str, *, proxy: str | None = None, ssl_context: ssl.SSLContext | None = None
+) -> Backend:
+    backend = resolve_backend(name)
+    if backend == "httpx":
+        return HttpxBackend(proxy=proxy, ssl_context=ssl_context, max_connections=MAX_CONNECTIONS)
+    if backend == "aiohttp":
+        try:
+            from ._aiohttp import AiohttpBackend
+        except ImportError as exc:
+            raise PacSpaceError(
+                'http_backend="aiohttp" needs the aiohttp extra: pip install "pacspace[aiohttp]"',
+                0,
+                "MISSING_EXTRA",
+            ) from exc
+        return AiohttpBackend(proxy=proxy, ssl_context=ssl_context, max_connections=MAX_CONNECTIONS)
+    raise ValidationError(
+        f'http_backend must be "auto", "httpx" or "aiohttp", not {backend!r}', field="http_backend"
+    )

@@ -1,0 +1,109 @@
+"""The httpx backend: the SDK's own pooled transport, or a caller's ``httpx.AsyncClient``.
+
+The SDK's transport is driven directly (``handle_async_request``): the client's machinery
+(URL and header merging, cookies, auth and redirect hooks) costs about twice the request
+itself and the Balance API uses none of it. A caller's client is used as given, except
+that it never follows a redirect for us.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+import httpx
+
+from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, read_bounded
+
+__all__ = ["ClientBackend", "HttpxBackend"]
+
+
+class HttpxBackend:
+    def __init__(
+        self, *, proxy: str | None, ssl_context: ssl.SSLContext | None, max_connections: int
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self.transport = httpx.AsyncHTTPTransport(
+            limits=limits,
+            proxy=proxy,
+            verify=ssl_context if ssl_context is not None else True,
+            trust_env=False,  # the environment was read once, for our one host
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        timeout: Mapping[str, float | None],
+        limit: int,
+    ) -> Reply:
+        request = httpx.Request(
+            method, url, headers=headers, content=content, extensions={"timeout": dict(timeout)}
+        )
+        try:
+            response = await self.transport.handle_async_request(request)
+            try:
+                body = await _body(response, limit)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise TimedOut(type(exc).__name__) from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
+        return Reply(response.status_code, response.headers, body)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+class ClientBackend:
+    """A caller's ``httpx.AsyncClient`` (its transport, mounts, event hooks...); never
+    closed by us, and never allowed to follow a redirect."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        timeout: Mapping[str, float | None],
+        limit: int,
+    ) -> Reply:
+        request = self.client.build_request(
+            method, url, headers=headers, content=content, timeout=httpx.Timeout(**timeout)
+        )
+        try:
+            response = await self.client.send(request, stream=True, follow_redirects=False)
+            try:
+                body = await _body(response, limit)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise TimedOut(type(exc).__name__) from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
+        return Reply(response.status_code, response.headers, body)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def _body(response: httpx.Response, limit: int) -> bytes:
+    try:
+        body = response.content  # read already: a transport that buffers (MockTransport)
+    except httpx.ResponseNotRead:
+        return await read_bounded(
+            response.aiter_raw(), response.headers.get("content-encoding"), limit
+        )
+    if len(body) > limit:
+        raise TooLarge
+    return body
