@@ -25,7 +25,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
-from anyio import fail_after, sleep
+from anyio import sleep
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import _json
@@ -73,8 +73,12 @@ _DEFAULT_OPTIONS: Final = RequestOptions()
 
 
 def segment(value: str) -> str:
-    """A path segment, percent-encoded as the official client does (nothing is safe)."""
-    return quote(value, safe="")
+    """A path segment, percent-encoded as the official client does (nothing is safe).
+
+    ``.`` and ``..`` are encoded too (``%2E``): left as they are, they are path steps,
+    and ``customer("..")`` would reach another endpoint."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def query(params: Mapping[str, Any]) -> str:
@@ -207,16 +211,16 @@ class Transport:
             if wait > 0:
                 await sleep(wait)
             try:
-                with fail_after(bound):
-                    response = await self._backend.send(
-                        method,
-                        url,
-                        headers,
-                        content,
-                        timeout=timeout,
-                        limit=self.config.max_response_bytes,
-                    )
-            except (TimedOut, TimeoutError) as exc:
+                response = await self._backend.send(
+                    method,
+                    url,
+                    headers,
+                    content,
+                    phases=timeout,
+                    total=bound,
+                    limit=self.config.max_response_bytes,
+                )
+            except TimedOut as exc:
                 raise APITimeoutError(
                     f"{method} {path}: no answer within the timeout"
                     + (f" ({bound:g} s)" if bound is not None else ""),

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
-from ._base import ConnectionFailed, Reply, TimedOut, read_bounded
+from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, known_length, read_bounded
 
 __all__ = ["AiohttpBackend"]
 
@@ -48,13 +48,15 @@ class AiohttpBackend:
         headers: Mapping[str, str],
         content: bytes | None,
         *,
-        timeout: Mapping[str, float | None],
+        phases: Mapping[str, float | None],
+        total: float | None,
         limit: int,
     ) -> Reply:
         limits = aiohttp.ClientTimeout(
-            sock_connect=timeout.get("connect"),
-            sock_read=timeout.get("read"),
-            connect=timeout.get("pool"),
+            total=total,  # aiohttp's own end-to-end bound: body reads included
+            sock_connect=phases.get("connect"),
+            sock_read=phases.get("read"),
+            connect=phases.get("pool"),
         )
         try:
             async with self._session_here().request(
@@ -66,11 +68,16 @@ class AiohttpBackend:
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as answer:
-                body = await read_bounded(
-                    answer.content.iter_chunked(65536),
-                    answer.headers.get("Content-Encoding"),
-                    limit,
-                )
+                if known_length(answer.headers, limit) is not None:
+                    body = await answer.read()
+                    if len(body) > limit:
+                        raise TooLarge
+                else:
+                    body = await read_bounded(
+                        answer.content.iter_chunked(65536),
+                        answer.headers.get("Content-Encoding"),
+                        limit,
+                    )
                 return Reply(answer.status, answer.headers, body)
         except asyncio.TimeoutError as exc:
             raise TimedOut(type(exc).__name__) from exc

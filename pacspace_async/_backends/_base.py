@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 
 __all__ = [
     "Backend",
+    "known_length",
     "ConnectionFailed",
     "Reply",
     "TimedOut",
@@ -55,12 +56,14 @@ class Backend(Protocol):
         headers: Mapping[str, str],
         content: bytes | None,
         *,
-        timeout: Mapping[str, float | None],
+        phases: Mapping[str, float | None],
+        total: float | None,
         limit: int,
     ) -> Reply:
         """One HTTP exchange, never following a redirect; the body read and decoded
-        (at most ``limit`` bytes). ``timeout`` holds per-phase limits (``connect``,
-        ``read``, ``write``, ``pool``); the caller bounds the whole exchange."""
+        (at most ``limit`` bytes). ``phases`` holds per-phase limits (``connect``,
+        ``read``, ``write``, ``pool``); ``total`` bounds the whole exchange, end to end
+        (connect, send, headers, body): past it, :class:`TimedOut`."""
         ...
 
     async def aclose(self) -> None: ...
@@ -103,3 +106,17 @@ async def read_bounded(chunks: AsyncIterator[bytes], encoding: str | None, limit
             raise TooLarge
         parts.append(rest)
     return b"".join(parts)
+
+
+def known_length(headers: Mapping[str, str], limit: int) -> int | None:
+    """An identity body's declared length, when it can be read in one go; raises
+    :class:`TooLarge` at once when it declares more than ``limit``."""
+    if headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return None
+    declared = headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        return None
+    length = int(declared)
+    if length > limit:
+        raise TooLarge
+    return length

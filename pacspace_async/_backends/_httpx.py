@@ -12,8 +12,9 @@ import ssl
 from collections.abc import Mapping
 
 import httpx
+from anyio import fail_after
 
-from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, read_bounded
+from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, known_length, read_bounded
 
 __all__ = ["ClientBackend", "HttpxBackend"]
 
@@ -39,19 +40,21 @@ class HttpxBackend:
         headers: Mapping[str, str],
         content: bytes | None,
         *,
-        timeout: Mapping[str, float | None],
+        phases: Mapping[str, float | None],
+        total: float | None,
         limit: int,
     ) -> Reply:
         request = httpx.Request(
-            method, url, headers=headers, content=content, extensions={"timeout": dict(timeout)}
+            method, url, headers=headers, content=content, extensions={"timeout": dict(phases)}
         )
         try:
-            response = await self.transport.handle_async_request(request)
-            try:
-                body = await _body(response, limit)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
+            with fail_after(total):  # httpx bounds phases only: this bounds the exchange
+                response = await self.transport.handle_async_request(request)
+                try:
+                    body = await _body(response, limit)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise TimedOut(type(exc).__name__) from exc
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -75,19 +78,21 @@ class ClientBackend:
         headers: Mapping[str, str],
         content: bytes | None,
         *,
-        timeout: Mapping[str, float | None],
+        phases: Mapping[str, float | None],
+        total: float | None,
         limit: int,
     ) -> Reply:
         request = self.client.build_request(
-            method, url, headers=headers, content=content, timeout=httpx.Timeout(**timeout)
+            method, url, headers=headers, content=content, timeout=httpx.Timeout(**phases)
         )
         try:
-            response = await self.client.send(request, stream=True, follow_redirects=False)
-            try:
-                body = await _body(response, limit)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
+            with fail_after(total):
+                response = await self.client.send(request, stream=True, follow_redirects=False)
+                try:
+                    body = await _body(response, limit)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise TimedOut(type(exc).__name__) from exc
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -101,9 +106,12 @@ async def _body(response: httpx.Response, limit: int) -> bytes:
     try:
         body = response.content  # read already: a transport that buffers (MockTransport)
     except httpx.ResponseNotRead:
-        return await read_bounded(
-            response.aiter_raw(), response.headers.get("content-encoding"), limit
-        )
+        if known_length(response.headers, limit) is not None:
+            body = await response.aread()
+        else:
+            return await read_bounded(
+                response.aiter_raw(), response.headers.get("content-encoding"), limit
+            )
     if len(body) > limit:
         raise TooLarge
     return body

@@ -1,0 +1,232 @@
+"""Bad servers and odd inputs end in the SDK's own errors, in time, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+
+import httpx
+import pytest
+import trustme
+
+import pacspace_async as ps
+from pacspace_async import PacSpace
+
+from ._hostile import HostileServer, envelope_answer
+
+BACKENDS = ["httpx", "aiohttp"]
+KEY = "pk_test_PUBLIC.SECRET"
+
+
+def client(url: str, backend: str, **options: object) -> PacSpace:
+    return PacSpace(KEY, base_url=url, http_backend=backend, max_retries=0, **options)  # type: ignore[arg-type]
+
+
+async def drip_head(request: bytes, writer: asyncio.StreamWriter) -> None:
+    for byte in envelope_answer():
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+async def drip_body(request: bytes, writer: asyncio.StreamWriter) -> None:
+    answer = envelope_answer(b'{"success":true,"data":{"used":1,"pad":"' + b"x" * 200 + b'"}}')
+    head, _, body = answer.partition(b"\r\n\r\n")
+    writer.write(head + b"\r\n\r\n")
+    for byte in body:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("answer", [drip_head, drip_body])
+async def test_the_timeout_bounds_the_whole_attempt(backend: str, answer: object) -> None:
+    with HostileServer(answer) as server:  # type: ignore[arg-type]
+        async with client(server.url, backend, timeout=0.5) as pac:
+            started = time.monotonic()
+            with pytest.raises(ps.APITimeoutError):
+                await pac.balance.usage()
+            assert time.monotonic() - started < 2.0  # each byte came well within 0.5 s
+
+
+async def huge(request: bytes, writer: asyncio.StreamWriter) -> None:
+    writer.write(envelope_answer(b"[" + b"1," * (1024 * 1024) + b"1]"))
+
+
+async def chunked_huge(request: bytes, writer: asyncio.StreamWriter) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    for _ in range(64):
+        chunk = b"1," * 32_768
+        writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+    writer.write(b"0\r\n\r\n")
+
+
+BOMB = gzip.compress(b"[" + b"0," * (50 * 1024 * 1024) + b"0]", 9)
+
+
+async def gzip_bomb(request: bytes, writer: asyncio.StreamWriter) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(BOMB)}\r\n\r\n".encode()
+        + BOMB
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("answer", [huge, chunked_huge, gzip_bomb])
+async def test_answers_are_capped_after_decompression(backend: str, answer: object) -> None:
+    assert len(BOMB) < 200_000
+    with HostileServer(answer) as server:  # type: ignore[arg-type]
+        async with client(server.url, backend, max_response_bytes=1024 * 1024) as pac:
+            with pytest.raises(ps.PacSpaceError) as caught:
+                await pac.balance.usage()
+    assert caught.value.code == "RESPONSE_TOO_LARGE"
+
+
+async def small_gzip(request: bytes, writer: asyncio.StreamWriter) -> None:
+    body = gzip.compress(b'{"success":true,"data":{"used":7}}')
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_gzip_answer_within_the_cap_is_read(backend: str) -> None:
+    with HostileServer(small_gzip) as server:
+        async with client(server.url, backend) as pac:
+            assert (await pac.balance.usage())["used"] == 7
+
+
+@pytest.mark.parametrize("follow", [True, False])
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect"])
+async def test_the_key_never_follows_a_redirect(status: str, follow: bool) -> None:
+    with HostileServer() as elsewhere:
+
+        async def redirect(request: bytes, writer: asyncio.StreamWriter) -> None:
+            writer.write(
+                f"HTTP/1.1 {status}\r\nLocation: {elsewhere.url}/steal\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+
+        with HostileServer(redirect) as server:
+            async with (
+                httpx.AsyncClient(follow_redirects=follow) as http,
+                PacSpace(KEY, base_url=server.url, http_client=http) as pac,
+            ):
+                for call in (pac.balance.usage(), pac.balance.emit("c", -1, "u")):
+                    with pytest.raises(ps.PacSpaceError) as caught:
+                        await call
+                    assert caught.value.code == "REDIRECT_REFUSED"
+                    assert "127.0.0.1" in str(caught.value) and KEY not in str(caught.value)
+    assert elsewhere.requests == []  # nothing, least of all the key, went there
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_our_own_backends_refuse_redirects_too(backend: str) -> None:
+    async def redirect(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: http://evil.test/\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    with HostileServer(redirect) as server:
+        async with client(server.url, backend) as pac:
+            with pytest.raises(ps.PacSpaceError) as caught:
+                await pac.balance.emit("c", -1, "u")
+    assert caught.value.code == "REDIRECT_REFUSED" and len(server.requests) == 1
+
+
+def request_line(raw: bytes) -> bytes:
+    return raw.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("customer", "path"),
+    [
+        (".", b"/api/v1/balance/customers/%2E"),
+        ("..", b"/api/v1/balance/customers/%2E%2E"),
+        ("a;b", b"/api/v1/balance/customers/a%3Bb"),
+        ("a=b", b"/api/v1/balance/customers/a%3Db"),
+        ("a&b", b"/api/v1/balance/customers/a%26b"),
+        ("a/b ü", b"/api/v1/balance/customers/a%2Fb%20%C3%BC"),
+    ],
+)
+async def test_odd_ids_go_out_encoded_and_the_same_on_both_backends(
+    backend: str, customer: str, path: bytes
+) -> None:
+    with HostileServer() as server:
+        async with client(server.url, backend) as pac:
+            await pac.balance.customer(customer)
+    assert request_line(server.requests[0]) == b"GET " + path + b" HTTP/1.1"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_both_backends_send_the_same_request(backend: str) -> None:
+    with HostileServer() as server:
+        async with client(server.url, backend) as pac:
+            await pac.balance.emit("cust", "-1.5", "usage", idempotency_key="k1")
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = sorted(line.lower() for line in lines[1:])
+    assert lines[0] == b"POST /api/v1/balance/delta HTTP/1.1"
+    assert headers == sorted(
+        [
+            f"host: 127.0.0.1:{server.port}".encode(),
+            b"content-type: application/json",
+            b"user-agent: pacspace-python-async/" + ps.__version__.encode(),
+            b"x-chain-id: 296",
+            b"x-api-key: pk_test_public.secret",
+            b"idempotency-key: k1",
+            f"content-length: {len(body)}".encode(),
+        ]
+    )
+    assert body == b'{"customerId":"cust","delta":-1.5,"reason":"usage"}'
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_proxies_from_the_environment_and_the_option(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HostileServer() as proxy, HostileServer() as target:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with client("http://api.pacspace.test", backend) as pac:
+            await pac.balance.usage()
+        assert request_line(proxy.requests[-1]) == (
+            b"GET http://api.pacspace.test/api/v1/balance/usage HTTP/1.1"
+        )
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with client(target.url, backend) as pac:
+            await pac.balance.usage()
+        assert len(proxy.requests) == 1 and len(target.requests) == 1  # NO_PROXY honoured
+        monkeypatch.delenv("HTTP_PROXY")
+        async with client("http://api.pacspace.test", backend, proxy=proxy.url) as pac:
+            await pac.balance.usage()
+        assert len(proxy.requests) == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_verify_takes_a_ca_bundle_or_a_context(backend: str, tmp_path: object) -> None:
+    import ssl
+    from pathlib import Path
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    bundle = Path(str(tmp_path)) / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with HostileServer(tls=server_context) as server:
+        async with client(server.url, backend) as pac:
+            with pytest.raises(ps.APIConnectionError):
+                await pac.balance.usage()  # the system does not trust this CA
+        for verify in (str(bundle), client_context):
+            async with client(server.url, backend, verify=verify) as pac:
+                assert (await pac.balance.usage())["used"] == 1
