@@ -85,6 +85,8 @@ class PacSpace:
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
+        if dashboard_token is not None:
+            opt.header_value(dashboard_token, "dashboard_token")
         self._transport = Transport(self._config, http_client, http_backend=http_backend)
         self._waiter = Waiter(self._status, max_in_flight=max_status_requests)
 

@@ -10,6 +10,7 @@ routes by key). The key is never part of a ``repr``.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
 """Answers larger than this (after decompression) are refused: 16 MiB."""
 USER_AGENT = f"pacspace-python-async/{__version__}"
 _MS_THRESHOLD = 1000
+_KEY = re.compile(r"^[\x21-\x7e]{1,512}$")
 
 
 def redact(api_key: str) -> str:
@@ -77,8 +79,12 @@ class ClientConfig:
                 0,
                 "MISSING_API_KEY",
             )
-        if not isinstance(key, str) or key != key.strip() or any(c.isspace() for c in key):
-            raise ValidationError("api_key must be a string without spaces", field="api_key")
+        if not isinstance(key, str) or not _KEY.match(key):
+            # Never echo it: the message must not carry what may be a secret.
+            raise ValidationError(
+                "api_key must be printable ASCII without spaces or control characters",
+                field="api_key",
+            )
         url = (
             base_url
             or os.environ.get("PACSPACE_API_BASE_URL")
@@ -94,6 +100,11 @@ class ClientConfig:
             raise ValidationError("base_url must not include credentials", field="base_url")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
+        for name, value in (("chain_id", chain_id), ("credit_pool_id", credit_pool_id)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValidationError(f"{name} must be an integer >= 0", field=name)
         if chain_id is None:
             chain_id = (
                 296 if key.startswith("pk_test_") else 295 if key.startswith("pk_live_") else None

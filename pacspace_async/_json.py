@@ -23,5 +23,9 @@ def dumps(value: Any) -> str:
 
 
 def loads(data: str | bytes) -> Any:
-    """Parse JSON, reading fractional numbers as ``Decimal``."""
-    return simplejson.loads(data, use_decimal=True)
+    """Parse JSON, reading fractional numbers as ``Decimal``. Raises ``ValueError`` for
+    anything that is not JSON, nested too deeply to parse included."""
+    try:
+        return simplejson.loads(data, use_decimal=True)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

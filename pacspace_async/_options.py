@@ -151,18 +151,28 @@ class RequestOptions:
             raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
         key = merged.pop("idempotency_key", None)
         if key is not None:
-            key = text(key, "idempotency_key")
+            key = header_value(key, "idempotency_key")
         headers = merged.pop("extra_headers", None)
-        if headers is not None and not isinstance(headers, Mapping):
-            raise ValidationError("extra_headers must be a mapping", field="extra_headers")
+        if headers is not None:
+            if not isinstance(headers, Mapping):
+                raise ValidationError("extra_headers must be a mapping", field="extra_headers")
+            headers = {
+                header_name(name, "extra_headers"): header_value(value, f"extra_headers[{name!r}]")
+                for name, value in headers.items()
+            }
+        chain_id = merged.pop("chain_id", None)
+        credit_pool_id = merged.pop("credit_pool_id", None)
+        token = merged.pop("dashboard_token", None)
         return cls(
             timeout=timeout,
             max_retries=max_retries,
             idempotency_key=key,
             extra_headers=headers,
-            chain_id=merged.pop("chain_id", None),
-            credit_pool_id=merged.pop("credit_pool_id", None),
-            dashboard_token=merged.pop("dashboard_token", None),
+            chain_id=None if chain_id is None else non_negative_int(chain_id, "chain_id"),
+            credit_pool_id=None
+            if credit_pool_id is None
+            else non_negative_int(credit_pool_id, "credit_pool_id"),
+            dashboard_token=None if token is None else header_value(token, "dashboard_token"),
         )
 
 
@@ -173,6 +183,32 @@ def text(value: Any, field: str) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} must be a non-empty string", field=field)
+    return value
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+MAX_HEADER_VALUE = 4096
+
+
+def header_name(value: Any, field: str) -> str:
+    """An HTTP header name (an RFC 9110 token)."""
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise ValidationError(f"{field}: {value!r} is not a valid header name", field=field)
+    return value
+
+
+def header_value(value: Any, field: str) -> str:
+    """A value that travels in a header: visible ASCII (spaces inside), no CR, LF or NUL,
+    so that it can neither split the request nor be read differently by two libraries."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{field} must be a non-empty string", field=field)
+    if len(value) > MAX_HEADER_VALUE or not _HEADER_VALUE.match(value):
+        raise ValidationError(
+            f"{field} must be printable ASCII without control characters"
+            f" (at most {MAX_HEADER_VALUE} characters)",
+            field=field,
+        )
     return value
 
 

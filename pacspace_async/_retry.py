@@ -10,6 +10,7 @@ jitter, capped at :data:`MAX_BACKOFF`. A server asking for more than
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -54,23 +55,35 @@ def parse_retry_after(headers: Mapping[str, str], error: Mapping[str, Any] | Non
     """Seconds from ``retryAfterSeconds`` in the body, else the ``Retry-After`` header."""
     if error is not None:
         value = error.get("retryAfterSeconds")
-        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-            return max(0.0, float(value))
-        if isinstance(value, str):
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                pass
+        if isinstance(value, (int, float, Decimal, str)) and not isinstance(value, bool):
+            seconds = _seconds(value)
+            if seconds is not None:
+                return seconds
     raw = headers.get("retry-after")
     if not raw:
         return None
     raw = raw.strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
+    seconds = _seconds(raw)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return _clamp(when.timestamp() - time.time())
+
+
+MAX_HINT = 86_400.0 * 365
+"""Hints are clamped here: a year is "not retried" as surely as 10**400 s, and stays a float."""
+
+
+def _seconds(value: int | float | Decimal | str) -> float | None:
+    try:
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        return MAX_HINT if isinstance(value, int) else None
+    return None if math.isnan(seconds) else _clamp(seconds)
+
+
+def _clamp(seconds: float) -> float:
+    return min(max(0.0, seconds), MAX_HINT)

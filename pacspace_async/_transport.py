@@ -118,6 +118,7 @@ class Transport:
             common["X-Credit-Pool-Id"] = str(config.credit_pool_id)
         self._public_headers = common
         self._headers = {**common, "X-Api-Key": config.api_key}
+        self._key_bytes = config.api_key.encode()
         self._paused_until = 0.0
         self.closed = False
 
@@ -265,7 +266,7 @@ class Transport:
             if pending is None:
                 return self._answer(response, path, raw)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or pending > remaining:
                 raise PacSpaceError(
                     f"{method} {path}: the server was still processing this idempotency key "
                     f"after {PENDING_WAIT_LIMIT:.0f}s",
@@ -295,13 +296,15 @@ class Transport:
         if inner.get("code") != "IDEMPOTENCY_PENDING":
             return None
         wait = parse_retry_after(response.headers, inner)
-        return 1.0 if wait is None else min(max(wait, 0.05), PENDING_WAIT_LIMIT)
+        return 1.0 if wait is None else max(wait, 0.05)
 
     def _answer(self, response: Reply, path: str, raw: bool) -> Any:
         status = response.status_code
         data = response.content
         if raw and 200 <= status < 300:
             return data
+        if self._key_bytes in data:  # a server echoing the key: it goes no further
+            data = data.replace(self._key_bytes, redact(self.config.api_key).encode())
         try:
             parsed = _json.loads(data) if data else None
             valid = True
@@ -319,6 +322,11 @@ class Transport:
                 )
             if isinstance(parsed, dict) and parsed.get("success") is True and "data" in parsed:
                 return parsed["data"]
+            if isinstance(parsed, dict) and (
+                parsed.get("success") is False or isinstance(parsed.get("error"), dict)
+            ):
+                # An error in a success status: still an error.
+                raise self._error(status, parsed, response.headers, path, data)
             return parsed
         if status == 429 or status == 503:
             self._pause_from(status, response, parsed)
@@ -383,7 +391,7 @@ class Transport:
                     **common,
                 )
             return RateLimitError(message, status, code, path, **common)
-        cls = _BY_STATUS.get(status, PacSpaceError)
+        cls = _BY_STATUS.get(status) or _BY_CODE.get(code or "", PacSpaceError)
         return cls(message, status, code, path, **common)
 
 
@@ -394,6 +402,20 @@ _BY_STATUS: dict[int, type[PacSpaceError]] = {
     412: ContractNotDeployedError,
     503: ServiceUnavailableError,
 }
+
+
+_BY_CODE: dict[str, type[PacSpaceError]] = {
+    "VALIDATION_ERROR": ValidationError,
+    "INVALID_SCOPE_COMBINATION": InvalidScopeCombinationError,
+    "SCOPE_TOO_WIDE": ScopeTooWideError,
+    "INVALID_API_KEY": InvalidApiKeyError,
+    "INSUFFICIENT_CREDITS": InsufficientCreditsError,
+    "NOT_FOUND": NotFoundError,
+    "CONTRACT_NOT_DEPLOYED": ContractNotDeployedError,
+    "CADENCE_LIMIT": RateLimitError,
+    "RATE_LIMITED": RateLimitError,
+}
+"""For an error the status does not name (an error envelope in a 2xx answer)."""
 
 
 def _wait_after_first(state: RetryCallState) -> float:

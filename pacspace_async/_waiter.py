@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ._aio import running_loop
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
@@ -195,6 +195,12 @@ class Waiter:
         return watch is not None
 
     async def aclose(self) -> None:
+        # In-flight status checks stop now: they would retry on a closed connection pool.
+        checks = list(self._checks)
+        for check in checks:
+            check.cancel()
+        if checks:
+            await asyncio.gather(*checks, return_exceptions=True)
         for watch in list(self._watches.values()):
             for future in watch.futures:
                 if not future.done():
@@ -266,19 +272,22 @@ class Waiter:
             self._reschedule(watch, time.monotonic())
             return
         except Exception as exc:  # a bug or an unexpected answer: fail the waits, loudly
-            self._fail(watch, exc)
+            self._fail(watch, _internal(watch, exc))
             return
         finally:
             watch.in_flight = False
             watch.checks += 1
             slots.release()
-        if status.is_terminal:
-            self._learn(watch, status, sent)
-            self._remember(watch.record_id, status)
-            self._settle(watch, status)
-        else:
-            watch.last_pending = sent
-            self._reschedule(watch, time.monotonic())
+        try:
+            if status.is_terminal:
+                self._remember(watch.record_id, status)
+                self._settle(watch, status)
+                self._learn(watch, status, sent)
+            else:
+                watch.last_pending = sent
+                self._reschedule(watch, time.monotonic())
+        except Exception as exc:  # never strand a wait: it fails now, not at its timeout
+            self._fail(watch, _internal(watch, exc))
 
     def _reschedule(self, watch: _Watch, now: float) -> None:
         if self._watches.get(watch.record_id) is not watch:
@@ -326,10 +335,29 @@ def _server_latency(status: RecordStatus) -> float | None:
     end = status.verified_at or status.failed_at
     if not status.created_at or not end:
         return None
-    try:
-        start_at = datetime.fromisoformat(status.created_at.replace("Z", "+00:00"))
-        end_at = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
+    start_at, end_at = _instant(status.created_at), _instant(end)
+    if start_at is None or end_at is None:
         return None
     seconds = (end_at - start_at).total_seconds()
     return seconds if seconds >= 0 else None
+
+
+def _instant(text: object) -> datetime | None:
+    """A server timestamp, as UTC when it names no zone (so two of them always subtract)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _internal(watch: _Watch, exc: Exception) -> PacSpaceError:
+    error = PacSpaceError(
+        f"checking record {watch.record_id} failed ({type(exc).__name__}: {exc})",
+        0,
+        "STATUS_CHECK_FAILED",
+    )
+    error.__cause__ = exc
+    return error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 import time
 
 import httpx
@@ -230,3 +231,179 @@ async def test_verify_takes_a_ca_bundle_or_a_context(backend: str, tmp_path: obj
         for verify in (str(bundle), client_context):
             async with client(server.url, backend, verify=verify) as pac:
                 assert (await pac.balance.usage())["used"] == 1
+
+
+# -- answers the SDK must not take for success, or crash on ------------------------------
+
+
+def answering(body: bytes, status: str = "200 OK", extra: str = "") -> HostileServer:
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+    return HostileServer(answer)
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("body", "status", "error", "code"),
+    [
+        (
+            b'{"success":false,"error":{"code":"INVALID_API_KEY","message":"bad key"}}',
+            "200 OK",
+            ps.InvalidApiKeyError,
+            "INVALID_API_KEY",
+        ),
+        (
+            b'{"success":false,"error":{"code":"VALIDATION_ERROR","message":"no"}}',
+            "201 Created",
+            ps.ValidationError,
+            "VALIDATION_ERROR",
+        ),
+        (NESTED, "200 OK", ps.PacSpaceError, "INVALID_RESPONSE"),
+        (NESTED, "400 Bad Request", ps.ValidationError, "VALIDATION_ERROR"),
+    ],
+)
+async def test_error_answers_and_deep_json_are_errors(
+    backend: str, body: bytes, status: str, error: type[Exception], code: str
+) -> None:
+    with answering(body, status) as server:
+        async with client(server.url, backend) as pac:
+            with pytest.raises(error) as caught:
+                await pac.balance.usage()
+    assert caught.type is error and caught.value.code == code  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        ("429 Too Many Requests", b'{"error":{"code":"RATE_LIMITED","retryAfterSeconds":%s}}'),
+        ("503 Service Unavailable", b'{"error":{"code":"DOWN","retryAfterSeconds":%s}}'),
+        ("202 Accepted", b'{"code":"IDEMPOTENCY_PENDING","retryAfterSeconds":%s}'),
+    ],
+)
+async def test_a_huge_retry_after_is_an_error_at_once(
+    backend: str, status: str, body: bytes
+) -> None:
+    with answering(body % (b"9" * 400), status, "Retry-After: 1e999\r\n") as server:
+        async with PacSpace(KEY, base_url=server.url, http_backend=backend) as pac:
+            started = time.monotonic()
+            with pytest.raises(ps.PacSpaceError) as caught:
+                await pac.balance.emit("c", -1, "u")
+            assert time.monotonic() - started < 1.0  # neither retried nor waited out
+    assert caught.value.retry_after is None or caught.value.retry_after > 60
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_key_never_reaches_an_error(backend: str) -> None:
+    echo = f"not json, and your key is {KEY}".encode()
+    for body, status in (
+        (echo, "200 OK"),
+        (
+            b'{"error":{"message":"bad key ' + KEY.encode() + b'"},"key":"' + KEY.encode() + b'"}',
+            "401 Unauthorized",
+        ),
+    ):
+        with answering(body, status) as server:
+            async with client(server.url, backend) as pac:
+                with pytest.raises(ps.PacSpaceError) as caught:
+                    await pac.balance.usage()
+        seen = f"{caught.value} {caught.value!r} {caught.value.body!r} {caught.value.api_body!r}"
+        assert KEY not in seen and "SECRET" not in seen and "pk_test_" in seen
+
+
+@pytest.mark.parametrize("key", ["pk_test_a.b\x00c", "pk_test_a.b\r\nX: y", "pk_test_ä.b", ""])
+def test_keys_with_control_characters_are_refused_without_being_shown(key: str) -> None:
+    with pytest.raises(ps.PacSpaceError) as caught:
+        PacSpace(key, base_url="http://127.0.0.1:9")
+    assert key.replace("pk_test_", "") not in str(caught.value) or not key
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"idempotency_key": "a\r\nX-Evil: 1"}, "idempotency_key"),
+        ({"idempotency_key": "a\x00b"}, "idempotency_key"),
+        ({"idempotency_key": "clé"}, "idempotency_key"),
+        ({"extra_headers": {"X-A": "b\nc"}}, "extra_headers['X-A']"),
+        ({"extra_headers": {"X A": "b"}}, "extra_headers"),
+        ({"extra_headers": {"X-A": "é"}}, "extra_headers['X-A']"),
+        ({"chain_id": "296"}, "chain_id"),
+        ({"chain_id": True}, "chain_id"),
+    ],
+)
+async def test_header_bound_options_are_validated_before_sending(
+    backend: str, options: dict[str, object], field: str
+) -> None:
+    with HostileServer() as server:
+        async with client(server.url, backend) as pac:
+            with pytest.raises(ps.ValidationError) as caught:
+                await pac.balance.emit("c", -1, "u", **options)  # type: ignore[arg-type]
+            with pytest.raises(ps.ValidationError):
+                PacSpace(KEY, base_url=server.url, dashboard_token="tok\r\nen")
+    assert caught.value.field == field and server.requests == []
+
+
+# -- the waiter --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_mixed_naive_and_aware_timestamps_do_not_strand_a_wait(backend: str) -> None:
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> None:
+        if request.startswith(b"POST"):
+            writer.write(
+                envelope_answer(b'{"success":true,"data":{"recordId":"r_1","status":"QUEUED"}}')
+            )
+        else:
+            writer.write(
+                envelope_answer(
+                    b'{"success":true,"data":{"recordId":"r_1","status":"VERIFIED",'
+                    b'"createdAt":"2026-05-27T00:00:00","verifiedAt":"2026-05-27T00:00:01Z"}}'
+                )
+            )
+
+    with HostileServer(answer) as server:
+        async with client(server.url, backend) as pac:
+            status = await pac.balance.emit_and_wait("c", -1, "u", timeout=5, poll_interval=0.05)
+    assert status.status == "VERIFIED"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_closing_stops_in_flight_status_checks(backend: str) -> None:
+    checking = threading.Event()
+
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> None:
+        if request.startswith(b"POST"):
+            writer.write(
+                envelope_answer(b'{"success":true,"data":{"recordId":"r_1","status":"QUEUED"}}')
+            )
+        else:
+            checking.set()
+            await asyncio.sleep(30)  # a status check that hangs
+
+    with HostileServer(answer) as server:
+        pac = PacSpace(KEY, base_url=server.url, http_backend=backend, timeout=60)
+        wait = asyncio.create_task(
+            pac.balance.emit_and_wait("c", -1, "u", timeout=30, poll_interval=0.05)
+        )
+        assert await asyncio.to_thread(checking.wait, 10)
+        started = time.monotonic()
+        await pac.aclose()
+        with pytest.raises(ps.PacSpaceError) as caught:
+            await wait
+        assert time.monotonic() - started < 2 and caught.value.code == "CLIENT_CLOSED"
+        leftover = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_coro().__qualname__ == "Waiter._check"  # type: ignore[union-attr]
+        ]
+        assert leftover == []
