@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -216,8 +216,17 @@ def optional_text(value: Any, field: str) -> str | None:
     return None if value is None else text(value, field)
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+"""Amounts are smaller than this in magnitude (the sandbox keeps its own copy of this rule)."""
+MAX_PLACES = 18
+"""Amounts have at most this many decimal places, trailing zeros aside (same in the sandbox)."""
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?$")
+
+
 def amount(value: Any, field: str) -> Decimal:
-    """An exact, finite amount. A float converts through its shortest repr (0.1 → 0.1)."""
+    """An exact, finite amount within what the wire carries: smaller than 10^15 in magnitude,
+    at most 18 decimal places. A float converts through its shortest repr (0.1 → 0.1);
+    a string must be a plain ASCII number (no ``1_000``, no full-width digits)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise ValidationError(
             f"{field} must be a number (int, float, str or Decimal), not {type(value).__name__}",
@@ -226,13 +235,29 @@ def amount(value: Any, field: str) -> Decimal:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValidationError(f"{field} must be finite, not {value}", field=field)
-        return Decimal(repr(value))
-    try:
-        result = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise ValidationError(f"{field} is not a number: {value!r}", field=field) from None
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _NUMBER.match(text):
+            raise ValidationError(f"{field} is not a number: {value[:40]!r}", field=field)
+        result = Decimal(text)
+    elif isinstance(value, int):
+        if abs(value) >= MAX_AMOUNT:
+            raise ValidationError(f"{field} must be smaller than 1E+15 in magnitude", field=field)
+        return Decimal(value)
+    else:
+        result = value
     if not result.is_finite():
         raise ValidationError(f"{field} must be finite, not {value}", field=field)
+    if abs(result) >= MAX_AMOUNT:
+        raise ValidationError(f"{field} must be smaller than 1E+15 in magnitude", field=field)
+    exponent = result.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_PLACES:
+        raise ValidationError(
+            f"{field} may have at most {MAX_PLACES} decimal places, not {value!r:.40}: "
+            "round it, or pass a Decimal",
+            field=field,
+        )
     return result
 
 

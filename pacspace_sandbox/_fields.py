@@ -10,10 +10,12 @@ from ._errors import invalid
 
 __all__ = ["MAX_AMOUNT", "MAX_PLACES", "amount", "integer", "json_object", "optional_text", "text"]
 
+# The sandbox's own copy of the client's amount rule (pacspace_async/_options.py), on
+# purpose: the sandbox stays an independent check of what the client sends.
 MAX_AMOUNT = Decimal(10) ** 15
 """Amounts must be smaller than this in magnitude."""
-MAX_PLACES = 12
-"""Amounts may have at most this many decimal places."""
+MAX_PLACES = 18
+"""Amounts may have at most this many decimal places (trailing zeros aside)."""
 MAX_TEXT = 256
 
 
@@ -39,7 +41,7 @@ def amount(value: Any, name: str) -> Decimal:
         raise invalid(name, "must be finite")
     if abs(result) >= MAX_AMOUNT:
         raise invalid(name, f"must be smaller than {MAX_AMOUNT:.0E} in magnitude")
-    exponent = result.as_tuple().exponent
+    exponent = result.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_PLACES:
         raise invalid(name, f"may have at most {MAX_PLACES} decimal places")
     return result

@@ -264,7 +264,7 @@ class SummaryQueue:
 
     async def shutdown(self) -> FlushResult | None:
         """Stop the scheduler and flush what is queued (bounded in time)."""
-        self.stop()
+        await self._scheduler.stop_and_wait()
         try:
             return await asyncio.wait_for(self.flush(), self.options.shutdown_timeout)
         except asyncio.TimeoutError:
@@ -278,7 +278,7 @@ class SummaryQueue:
         if self._closed:
             return CloseReport(outbox=self.store.location)
         self._closed = True
-        self.stop()
+        await self._scheduler.stop_and_wait()
         flushed: FlushResult | None = None
         error: str | None = None
         try:

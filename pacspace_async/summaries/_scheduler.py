@@ -60,6 +60,7 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._tick_wake: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
         self.next_flush: float | None = None
 
     def after_fork(self) -> None:
@@ -110,9 +111,14 @@ class Scheduler:
             return
         self._loop = loop
         self._wake, self._tick_wake = asyncio.Event(), asyncio.Event()
+        # Cancellation alone is not enough: on Python < 3.12, wait_for() can swallow a
+        # cancel that lands as its event fires. Each pair of tasks also has a stop flag.
+        stopping = self._stopping = asyncio.Event()
         self.next_flush = self._next_after(self._clock())
-        self._task = loop.create_task(self._run(), name="pacspace-summaries")
-        self._ticker = loop.create_task(self._tick_loop(), name="pacspace-summaries-journal")
+        self._task = loop.create_task(self._run(stopping), name="pacspace-summaries")
+        self._ticker = loop.create_task(
+            self._tick_loop(stopping), name="pacspace-summaries-journal"
+        )
 
     def _next_after(self, now: float) -> float | None:
         if self._cadence <= 0:
@@ -121,8 +127,15 @@ class Scheduler:
 
     def stop(self) -> None:
         tasks = (self._task, self._ticker)
+        stopping, self._stopping = self._stopping, None
         self._task = self._ticker = None
         self.next_flush = None
+        if stopping is not None and tasks[0] is not None:
+            loop = tasks[0].get_loop()
+            if running_loop() is loop:
+                stopping.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(stopping.set)
         for task in tasks:
             if task is not None and not task.done():
                 loop = task.get_loop()
@@ -130,6 +143,14 @@ class Scheduler:
                     task.cancel()
                 elif not loop.is_closed():
                     loop.call_soon_threadsafe(task.cancel)
+
+    async def stop_and_wait(self) -> None:
+        """Stop, and return once work already under way (a journal or a seal running in a
+        worker thread) has finished: a close must not seal beside it."""
+        tasks = [t for t in (self._task, self._ticker) if t is not None]
+        self.stop()
+        if tasks and all(t.get_loop() is running_loop() for t in tasks):
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def poke(self) -> None:
         """Look again now: a new meter to journal, or the ``immediate`` profile's summaries."""
@@ -142,9 +163,10 @@ class Scheduler:
             elif not loop.is_closed():
                 loop.call_soon_threadsafe(wake.set)
 
-    async def _run(self) -> None:
+    async def _run(self, stopping: asyncio.Event) -> None:
         assert self._wake is not None
-        while True:
+        wake = self._wake
+        while not stopping.is_set():
             now = self._clock()
             due = self.next_flush is not None and now >= self.next_flush
             if due or (self._immediate and self._has_pending()):
@@ -153,17 +175,18 @@ class Scheduler:
             wait = IDLE_TICK
             if self.next_flush is not None:
                 wait = min(wait, max(0.0, self.next_flush - self._clock()))
-            self._wake.clear()
+            wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                await asyncio.wait_for(wake.wait(), wait)
 
-    async def _tick_loop(self) -> None:
+    async def _tick_loop(self, stopping: asyncio.Event) -> None:
         assert self._tick_wake is not None
-        while True:
+        wake = self._tick_wake
+        while not stopping.is_set():
             await self._guarded(self._tick(self._clock()), "meter journaling")
-            self._tick_wake.clear()
+            wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._tick_wake.wait(), self._interval())
+                await asyncio.wait_for(wake.wait(), self._interval())
 
     @staticmethod
     async def _guarded(work: Awaitable[object], what: str) -> None:

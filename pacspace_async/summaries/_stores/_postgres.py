@@ -292,11 +292,17 @@ class PostgresStore:
     def seal(self, *, until: float, producer: str | None = None, queued: bool = False) -> int:
         now = iso(datetime.now(timezone.utc))
         with self._tx() as db:
-            got = db.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_SEAL, self._owner)
-            ).fetchone()
-            if not got or not got[0]:
-                return 0  # another process is sealing this owner's usage right now
+            if producer is not None:  # a close: its open windows must be sealed now, so wait
+                db.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_SEAL, self._owner)
+                )
+            else:
+                got = db.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                    (_LOCK_SEAL, self._owner),
+                ).fetchone()
+                if not got or not got[0]:
+                    return 0  # another process is sealing this owner's usage right now
             rows = db.execute(
                 "WITH claimed AS ("
                 "  DELETE FROM pacspace_usage WHERE id IN ("
