@@ -195,6 +195,6 @@ class PacSpace:
             return
         fields = {"recordId": record_id, "status": status}
         for key in ("receiptId", "customerId", "referenceId", "error", "failedAt"):
-            if data.get(key) is not None:
+            if isinstance(data.get(key), str):  # anything else is not what the wait reports
                 fields[key] = data.get(key)
         self._waiter.resolve(record_id, RecordStatus.model_validate(fields))

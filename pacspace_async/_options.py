@@ -309,15 +309,47 @@ def utc_iso(value: Any, field: str) -> str:
     )
 
 
+MAX_DEPTH = 32
+"""How deeply metadata may nest (objects and arrays)."""
+
+
 def json_object(value: Any, field: str) -> dict[str, Any]:
-    """A dict that JSON can carry (checked by serialising it)."""
+    """A dict that JSON can carry (checked by serialising it), nested at most
+    :data:`MAX_DEPTH` levels."""
     if not isinstance(value, Mapping):
         raise ValidationError(f"{field} must be a JSON object (dict)", field=field)
+    _check_depth(value, field)
     try:
         _json.dumps(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{field} is not JSON-serialisable: {exc}", field=field) from None
     return dict(value)
+
+
+def _check_depth(value: Any, field: str) -> None:
+    """Iteratively, so that a hostile nesting cannot exhaust the stack while being checked."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"{field} nests deeper than {MAX_DEPTH} levels", field=field)
+        children = item.values() if isinstance(item, Mapping) else item
+        for child in children:
+            seen += 1
+            if isinstance(child, (Mapping, list, tuple)):
+                stack.append((child, depth + 1))
+        if seen > 100_000:
+            raise ValidationError(f"{field} has more than 100,000 values", field=field)
+
+
+def string_list(value: Any, field: str) -> list[str]:
+    """A list (or tuple) of non-empty strings."""
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise ValidationError(f"{field} must be a list of non-empty strings", field=field)
+    return list(value)
 
 
 def scope(merged: dict[str, Any]) -> dict[str, Any]:

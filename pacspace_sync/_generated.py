@@ -264,7 +264,7 @@ class Balance:
         """
         return self._runtime.run(lambda c: c.balance.compare(customer_id, balances, options, yours=yours, theirs=theirs, period=period, time_preset=time_preset, start_date=start_date, end_date=end_date, starting_balance=starting_balance, starting_checkpoint=starting_checkpoint, starting_checkpoint_type=starting_checkpoint_type, **request))
 
-    def checkpoint(self, customer_id: str | None = None, options: Mapping[str, Any] | None = None, *, period: str | None = None, time_preset: str | None = None, start_date: str | datetime | None = None, end_date: str | datetime | None = None, mode: str | None = None, fingerprints: Any = None, **request: Unpack[RequestOverrides]) -> Checkpoint:
+    def checkpoint(self, customer_id: str | None = None, options: Mapping[str, Any] | None = None, *, period: str | None = None, time_preset: str | None = None, start_date: str | datetime | None = None, end_date: str | datetime | None = None, mode: str | None = None, fingerprints: builtins.list[str] | None = None, **request: Unpack[RequestOverrides]) -> Checkpoint:
         """Lock a scope's verified deltas under one proof root for an invoice."""
         return self._runtime.run(lambda c: c.balance.checkpoint(customer_id, options, period=period, time_preset=time_preset, start_date=start_date, end_date=end_date, mode=mode, fingerprints=fingerprints, **request))
 

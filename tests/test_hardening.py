@@ -407,3 +407,107 @@ async def test_closing_stops_in_flight_status_checks(backend: str) -> None:
             if t.get_coro().__qualname__ == "Waiter._check"  # type: ignore[union-attr]
         ]
         assert leftover == []
+
+
+# -- caller input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda pac: pac.balance.emit("c", "1e1000", "u"), "delta"),
+        (lambda pac: pac.balance.emit("c", "1e999999999", "u"), "delta"),
+        (lambda pac: pac.balance.emit("c", __import__("decimal").Decimal("1E-1000"), "u"), "delta"),
+        (lambda pac: pac.balance.emit("c", 10**29, "u"), "delta"),
+        (lambda pac: pac.balance.emit("c", "１２３", "u"), "delta"),
+        (lambda pac: pac.balance.emit("c", "1_000", "u"), "delta"),
+        (lambda pac: pac.balance.checkpoint("c", fingerprints={1, 2}), "fingerprints"),
+        (lambda pac: pac.balance.emit("c", 1, "u", metadata=nested(5000)), "metadata"),
+        (lambda pac: pac.balance.compare("c", yours="1e16", theirs=1), "yours"),
+    ],
+)
+async def test_bad_input_is_refused_before_anything_is_sent(
+    backend: str, call: object, field: str
+) -> None:
+    with HostileServer() as server:
+        async with client(server.url, backend) as pac:
+            with pytest.raises(ps.ValidationError) as caught:
+                await call(pac)  # type: ignore[operator]
+    assert caught.value.field == field and server.requests == []
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+HOOKS = ps.Webhooks("whsec_test", clock=lambda: 1_779_840_000.0)
+
+
+@pytest.mark.parametrize(
+    ("signature", "timestamp", "body", "reason"),
+    [
+        ("v1=00", "9" * 400, b'{"event":"x"}', "invalid_timestamp"),
+        ("v1=ÿÿÿ", "1779840000", b'{"event":"x"}', "signature_mismatch"),
+        ("v1=é,v1=00", "1779840000", b'{"event":"x"}', "signature_mismatch"),
+        (None, "1779840000", b'{"event":"x"}', "missing_signature"),
+    ],
+)
+def test_webhook_headers_only_ever_fail_as_verification_errors(
+    signature: str | None, timestamp: str, body: bytes, reason: str
+) -> None:
+    with pytest.raises(ps.WebhookVerificationError) as caught:
+        HOOKS.verify(signature, timestamp, body)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"event":"x","data":' + b"[" * 50_000 + b"]" * 50_000 + b"}", "not_json"),
+        (b'{"event":"delta.verified","data":{"recordId":"r","error":{"deep":1}}}', None),
+        (b'{"event":"delta.verified","data":"not an object"}', None),
+    ],
+)
+def test_signed_but_odd_bodies_yield_an_event_or_a_verification_error(
+    body: bytes, reason: str | None
+) -> None:
+    pac = PacSpace(KEY, base_url="http://127.0.0.1:9", webhook_secret="whsec_test")
+    assert pac.webhooks is not None
+    headers, _ = pac.webhooks.sign(body)
+    try:
+        event = pac.webhooks.verify_from_headers(headers, body)
+    except ps.WebhookVerificationError as exc:
+        assert exc.reason == reason
+    else:
+        assert reason is None and event.event
+
+
+def test_a_nan_tolerance_is_refused() -> None:
+    headers, body = HOOKS.sign({"event": "x"}, timestamp=0)  # 1970
+    with pytest.raises(ps.ValidationError) as caught:
+        HOOKS.verify_from_headers(headers, body, tolerance=float("nan"))
+    assert caught.value.field == "tolerance"
+
+
+async def test_the_webhook_endpoint_has_a_read_deadline() -> None:
+    from pacspace_async.webhooks import webhook_endpoint
+
+    app = webhook_endpoint(HOOKS, read_timeout=0.2)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        await asyncio.sleep(0.05)  # one byte at a time, slowly
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    started = time.monotonic()
+    await app({"type": "http", "method": "POST", "headers": []}, receive, send)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 1 and sent[0]["status"] == 408

@@ -502,7 +502,7 @@ class Balance:
         start_date: str | datetime | None = None,
         end_date: str | datetime | None = None,
         mode: str | None = None,
-        fingerprints: Any = None,
+        fingerprints: builtins.list[str] | None = None,
         **request: Unpack[RequestOverrides],
     ) -> Checkpoint:
         """Lock a scope's verified deltas under one proof root for an invoice."""
@@ -527,7 +527,7 @@ class Balance:
         if merged.get("mode") is not None:
             body["mode"] = opt.text(merged["mode"], "mode")
         if merged.get("fingerprints") is not None:
-            body["fingerprints"] = merged["fingerprints"]
+            body["fingerprints"] = opt.string_list(merged["fingerprints"], "fingerprints")
         data = await self._transport.request(
             "POST", "/api/v1/balance/checkpoint", body=body, options=ro
         )

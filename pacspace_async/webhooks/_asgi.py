@@ -6,7 +6,8 @@
 It reads the raw body (the step users get wrong most often: a framework's parsed JSON
 re-serialises differently and never verifies), verifies it, and calls the handler
 registered for the event name (``"*"`` catches the rest; sync or async). Answers: 400 on
-a failed verification (the reason code in the body), 500 when a handler raises (so
+a failed verification (the reason code in the body), 408 when the body takes longer than
+``read_timeout`` to arrive, 413 past :data:`MAX_BODY`, 500 when a handler raises (so
 PacSpace delivers again), 204 otherwise. Verifying through a client's ``pac.webhooks``
 also ends that client's waits on the record at once.
 
@@ -21,6 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from anyio import fail_after
+
 from .._errors import WebhookVerificationError
 from ._events import WebhookEvent
 from ._verify import Webhooks
@@ -30,6 +33,8 @@ __all__ = ["MAX_BODY", "webhook_endpoint"]
 log = logging.getLogger("pacspace")
 
 MAX_BODY = 1024 * 1024
+READ_TIMEOUT = 10.0
+"""Seconds a delivery's body may take to arrive: a client dripping bytes is cut off."""
 Handler = Callable[[WebhookEvent], Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -40,6 +45,7 @@ def webhook_endpoint(
     handlers: Mapping[str, Handler] | None = None,
     *,
     tolerance: float = 300,
+    read_timeout: float = READ_TIMEOUT,
 ) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
     """An ASGI app that verifies deliveries and dispatches them by event name."""
     table = dict(handlers or {})
@@ -50,20 +56,18 @@ def webhook_endpoint(
         if scope["method"] != "POST":
             await _answer(send, 405, b'{"error":"method_not_allowed"}')
             return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                await _answer(send, 413, b'{"error":"payload_too_large"}')
-                return
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
+        try:
+            with fail_after(read_timeout):
+                body = await _read(receive)
+        except TimeoutError:
+            await _answer(send, 408, b'{"error":"body_too_slow"}')
+            return
+        if body is None:
+            await _answer(send, 413, b'{"error":"payload_too_large"}')
+            return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
         try:
-            event = webhooks.verify_from_headers(headers, b"".join(chunks), tolerance)
+            event = webhooks.verify_from_headers(headers, body, tolerance)
         except WebhookVerificationError as exc:
             await _answer(send, 400, f'{{"error":"{exc.reason}"}}'.encode())
             return
@@ -80,6 +84,20 @@ def webhook_endpoint(
         await _answer(send, 204, b"")
 
     return app
+
+
+async def _read(receive: Receive) -> bytes | None:
+    """The whole body, or ``None`` past :data:`MAX_BODY`."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

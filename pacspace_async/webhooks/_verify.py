@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .._errors import WebhookVerificationError
+from .._errors import ValidationError, WebhookVerificationError
 from ._events import WebhookEvent, parse_event
 from ._replay import ReplayStore
 
@@ -27,6 +30,9 @@ SIGNATURE_HEADER = "x-pacspace-signature"
 TIMESTAMP_HEADER = "x-pacspace-timestamp"
 EVENT_ID_HEADER = "x-event-id"
 _MS = 1_000_000_000_000
+_STAMP = re.compile(r"^-?[0-9]{1,16}$")
+"""Unix seconds or milliseconds: 16 digits is past the year 2286 in milliseconds."""
+log = logging.getLogger("pacspace")
 
 
 def _digest(key: bytes, stamp: str, body: bytes) -> str:
@@ -118,14 +124,25 @@ class Webhooks:
             raise _fail("invalid_body", "raw_body must be the request body as bytes or str.")
         if not body:
             raise _fail("empty_body", "The webhook body is empty.")
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, (int, float))
+            or not math.isfinite(tolerance)
+            or tolerance < 0
+        ):
+            raise ValidationError(
+                "tolerance must be a finite number of seconds >= 0", field="tolerance"
+            )
         stamp = str(timestamp).strip()
         self._check_time(stamp, tolerance)
         candidates = [
-            part.strip()[3:] for part in str(signature).split(",") if part.strip().startswith("v1=")
+            part.strip()[3:].encode("ascii", "replace")  # non-ASCII can never match: bytes
+            for part in str(signature).split(",")
+            if part.strip().startswith("v1=")
         ]
         if not candidates:
             raise _fail("unknown_scheme", "The signature header has no v1= signature.")
-        expected = [_digest(key, stamp, body) for key in self._keys]
+        expected = [_digest(key, stamp, body).encode("ascii") for key in self._keys]
         if not any(hmac.compare_digest(e, c) for e in expected for c in candidates):
             raise _fail(
                 "signature_mismatch",
@@ -138,13 +155,15 @@ class Webhooks:
             raise _fail("not_utf8", "The webhook body is not UTF-8.") from None
         try:
             parsed = json.loads(text)
-        except ValueError:
-            raise _fail("not_json", "The webhook body is not JSON.") from None
+        except (ValueError, RecursionError):
+            raise _fail(
+                "not_json", "The webhook body is not JSON (or is nested too deeply)."
+            ) from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("event"), str):
             raise _fail("not_an_event", "The webhook body is not a JSON object with an event name.")
         try:
             event = parse_event(parsed)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             raise _fail(
                 "not_an_event", "The webhook body is not a PacSpace event envelope."
             ) from None
@@ -152,7 +171,10 @@ class Webhooks:
         if self._replay is not None and key:
             event._redelivered = self._replay.seen(key)
         if self._on_event is not None:
-            self._on_event(event)
+            try:
+                self._on_event(event)
+            except Exception:  # the delivery is valid: a listener's failure is not the sender's
+                log.exception("a webhook listener failed on %s", event.event)
         return event
 
     def verify_from_headers(
@@ -176,12 +198,9 @@ class Webhooks:
         return self.verify(signature, timestamp, raw_body, tolerance, event_id=event_id)
 
     def _check_time(self, stamp: str, tolerance: float) -> None:
-        try:
-            value = int(stamp)
-        except ValueError:
-            raise _fail(
-                "invalid_timestamp", "The timestamp is not Unix seconds or milliseconds."
-            ) from None
+        if not _STAMP.match(stamp):
+            raise _fail("invalid_timestamp", "The timestamp is not Unix seconds or milliseconds.")
+        value = int(stamp)
         seconds = value / 1000 if abs(value) >= _MS else float(value)
         age = self._clock() - seconds
         if age > tolerance:
