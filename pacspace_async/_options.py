@@ -251,14 +251,27 @@ def amount(value: Any, field: str) -> Decimal:
         raise ValidationError(f"{field} must be finite, not {value}", field=field)
     if abs(result) >= MAX_AMOUNT:
         raise ValidationError(f"{field} must be smaller than 1E+15 in magnitude", field=field)
-    exponent = result.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_PLACES:
+    if _places(result) > MAX_PLACES:
         raise ValidationError(
             f"{field} may have at most {MAX_PLACES} decimal places, not {value!r:.40}: "
             "round it, or pass a Decimal",
             field=field,
         )
     return result
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places, trailing zeros aside; exact (``normalize()`` would round 1E-999999999
+    to 0 under the default context and hide them)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    trailing = 0
+    for digit in reversed(digits):
+        if digit or trailing >= -exponent:
+            break
+        trailing += 1
+    return -exponent - trailing
 
 
 def positive_int(value: Any, field: str) -> int:

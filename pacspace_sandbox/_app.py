@@ -7,7 +7,9 @@ is the documented envelope ``{"success": false, "error": {"code", "message", "fi
 
 from __future__ import annotations
 
+import hashlib
 import html
+import logging
 import math
 import threading
 import time
@@ -27,6 +29,8 @@ from ._ledger import Ledger
 from ._pdf import receipt_pdf
 
 __all__ = ["MAX_BODY", "create_app"]
+
+log = logging.getLogger("pacspace.sandbox")
 
 MAX_BODY = 1024 * 1024
 SESSION_COOKIE = "pacspace_session"
@@ -85,7 +89,7 @@ async def _body(request: Request) -> Any:
         return {}
     try:
         return simplejson.loads(raw, use_decimal=True)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise LedgerError(400, "INVALID_JSON", "body: not valid JSON.", field="body") from None
 
 
@@ -118,27 +122,55 @@ def create_app(ledger: Ledger) -> Starlette:
                 return await handler(request)
             except LedgerError as error:
                 return failure(error)
+            except (ValueError, ArithmeticError, RecursionError, UnicodeError) as exc:
+                # Input no rule above foresaw (an edge-of-range date, a huge number, a lone
+                # surrogate...): still the client's request at fault, still the envelope.
+                return failure(
+                    LedgerError(
+                        400, "VALIDATION_ERROR", f"Malformed request ({type(exc).__name__})."
+                    )
+                )
+            except Exception:
+                log.exception("sandbox: %s %s failed", request.method, request.url.path)
+                return failure(
+                    LedgerError(500, "INTERNAL_ERROR", "The sandbox failed on this request.")
+                )
 
         return endpoint
 
-    def dashboard_user(request: Request) -> str:
+    def scoped_key(request: Request) -> str | None:
+        """An Idempotency-Key, scoped to the API key that sent it: one key's replay never
+        answers another key's call."""
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return None
+        owner = hashlib.sha256((request.headers.get("x-api-key") or "").encode()).hexdigest()
+        return f"{owner[:16]}:{key}"
+
+    def dashboard_user(request: Request, *, write: bool = False) -> str:
+        """The logged-in user. A write authenticated by the session cookie (an ambient
+        credential a browser sends by itself) also needs ``X-Pacspace-CSRF: 1``; one rule
+        for every such write."""
         token = request.cookies.get(SESSION_COOKIE)
+        by_cookie = bool(token)
         auth = request.headers.get("authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
         email = ledger.session(token)
         if email is None:
             raise LedgerError(401, "NOT_AUTHENTICATED", "Log in to the dashboard first.")
+        if write and by_cookie and request.headers.get("x-pacspace-csrf") != "1":
+            raise LedgerError(403, "CSRF_REQUIRED", "Send the header X-Pacspace-CSRF: 1.")
         return email
 
     # -- balance --------------------------------------------------------------------------
 
     async def emit(request: Request) -> Response:
-        answer, created = ledger.emit(await _body(request), request.headers.get("idempotency-key"))
+        answer, created = ledger.emit(await _body(request), scoped_key(request))
         return ok(answer, 201 if created else 200)
 
     async def batch(request: Request) -> Response:
-        return ok(ledger.batch(await _body(request), request.headers.get("idempotency-key")))
+        return ok(ledger.batch(await _body(request), scoped_key(request)))
 
     async def record(request: Request) -> Response:
         return ok(ledger.record(request.path_params["record_id"]))
@@ -150,7 +182,7 @@ def create_app(ledger: Ledger) -> Starlette:
         return ok(ledger.compare(await _body(request)))
 
     async def checkpoint(request: Request) -> Response:
-        answer = ledger.checkpoint(await _body(request), request.headers.get("idempotency-key"))
+        answer = ledger.checkpoint(await _body(request), scoped_key(request))
         return ok(answer, 201)
 
     async def checkpoints(request: Request) -> Response:
@@ -265,9 +297,7 @@ def create_app(ledger: Ledger) -> Starlette:
         return response
 
     async def api_keys(request: Request) -> Response:
-        dashboard_user(request)
-        if request.headers.get("x-pacspace-csrf") != "1":
-            raise LedgerError(403, "CSRF_REQUIRED", "Send the header X-Pacspace-CSRF: 1.")
+        dashboard_user(request, write=True)
         return ok(ledger.create_api_key(await _body(request)), 201)
 
     async def environments(request: Request) -> Response:
@@ -275,7 +305,7 @@ def create_app(ledger: Ledger) -> Starlette:
         return ok(ledger.environments(_base(request)))
 
     async def dashboard_customers(request: Request) -> Response:
-        dashboard_user(request)
+        dashboard_user(request, write=True)
         return ok(ledger.create_customer(await _body(request)), 201)
 
     api = "/api/v1/balance"

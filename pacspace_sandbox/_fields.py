@@ -17,6 +17,8 @@ MAX_AMOUNT = Decimal(10) ** 15
 MAX_PLACES = 18
 """Amounts may have at most this many decimal places (trailing zeros aside)."""
 MAX_TEXT = 256
+MAX_INTEGER = 2**53 - 1
+"""Integers in queries stay below this (what JSON and SQLite carry exactly)."""
 
 
 def text(body: Mapping[str, Any], name: str, *, max_length: int = MAX_TEXT) -> str:
@@ -25,6 +27,12 @@ def text(body: Mapping[str, Any], name: str, *, max_length: int = MAX_TEXT) -> s
         raise invalid(name, "is required and must be a non-empty string")
     if len(value) > max_length:
         raise invalid(name, f"must be at most {max_length} characters")
+    if not value.isprintable() and any(ord(c) < 32 for c in value):
+        raise invalid(name, "must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(name, "must be valid Unicode (no lone surrogates)") from None
     return value
 
 
@@ -41,10 +49,22 @@ def amount(value: Any, name: str) -> Decimal:
         raise invalid(name, "must be finite")
     if abs(result) >= MAX_AMOUNT:
         raise invalid(name, f"must be smaller than {MAX_AMOUNT:.0E} in magnitude")
-    exponent = result.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_PLACES:
+    if _places(result) > MAX_PLACES:
         raise invalid(name, f"may have at most {MAX_PLACES} decimal places")
     return result
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places, trailing zeros aside, exactly (no context rounding)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    trailing = 0
+    for digit in reversed(digits):
+        if digit or trailing >= -exponent:
+            break
+        trailing += 1
+    return -exponent - trailing
 
 
 def integer(
@@ -57,8 +77,9 @@ def integer(
         value = int(raw)
     except (TypeError, ValueError):
         raise invalid(name, "must be an integer") from None
-    if value < low or (high is not None and value > high):
-        raise invalid(name, f"must be between {low} and {high}" if high else f"must be >= {low}")
+    top = MAX_INTEGER if high is None else high
+    if value < low or value > top:
+        raise invalid(name, f"must be between {low} and {top}")
     return value
 
 
