@@ -26,6 +26,7 @@ from starlette.routing import Route
 from . import _fields
 from ._errors import LedgerError
 from ._ledger import Ledger
+from ._openapi import document
 from ._pdf import receipt_pdf
 
 __all__ = ["MAX_BODY", "create_app"]
@@ -275,6 +276,9 @@ def create_app(ledger: Ledger) -> Starlette:
             f'<p><a href="{html.escape(document["links"]["pdf"])}">PDF</a></p>'
         )
 
+    async def openapi(request: Request) -> Response:
+        return JSON(document())
+
     async def health(request: Request) -> Response:
         return ok({"status": "ok"})
 
@@ -332,6 +336,7 @@ def create_app(ledger: Ledger) -> Starlette:
         Route("/verify/{root}", guarded(verify_page, key=False), methods=["GET"]),
         Route("/receipts/{receipt_id}", guarded(receipt_page, key=False), methods=["GET"]),
         Route("/health", guarded(health, key=False), methods=["GET"]),
+        Route("/openapi.json", guarded(openapi, key=False), methods=["GET"]),
         Route(
             "/dashboard/auth/request-access", guarded(request_access, key=False), methods=["POST"]
         ),
@@ -345,6 +350,7 @@ def create_app(ledger: Ledger) -> Starlette:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "INTERNAL_ERROR")
         message = "No such route." if status == 404 else str(getattr(exc, "detail", "")) or code
-        return failure(LedgerError(status, code, message))
+        headers = dict(getattr(exc, "headers", None) or {})  # 405 carries its Allow header
+        return failure(LedgerError(status, code, message, headers=headers))
 
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
