@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from types import TracebackType
+
+from ._loopback import LoopbackServer
 
 
 async def _read_message(reader: asyncio.StreamReader) -> bytes:
@@ -25,8 +26,9 @@ async def _read_message(reader: asyncio.StreamReader) -> bytes:
     return head + body
 
 
-class DroppingProxy:
+class DroppingProxy(LoopbackServer):
     def __init__(self, upstream_port: int, drop: Callable[[int, bytes], bool]) -> None:
+        super().__init__()
         self._upstream = upstream_port
         self._drop = drop
         self._count = 0
@@ -34,24 +36,6 @@ class DroppingProxy:
         self.dropped = 0
         self.down = False
         """While set, connections are closed before anything reaches the server."""
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        tasks = asyncio.all_tasks(self._loop)
-        for task in tasks:
-            task.cancel()
-        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.down:
@@ -80,14 +64,3 @@ class DroppingProxy:
         finally:
             writer.close()
             up_writer.close()
-
-    def __enter__(self) -> DroppingProxy:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)

@@ -9,7 +9,7 @@ that it never follows a redirect for us.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 from anyio import fail_after
@@ -47,18 +47,7 @@ class HttpxBackend:
         request = httpx.Request(
             method, url, headers=headers, content=content, extensions={"timeout": dict(phases)}
         )
-        try:
-            with fail_after(total):  # httpx bounds phases only: this bounds the exchange
-                response = await self.transport.handle_async_request(request)
-                try:
-                    body = await _body(response, limit)
-                finally:
-                    await response.aclose()
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise TimedOut(type(exc).__name__) from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        return Reply(response.status_code, response.headers, body)
+        return await _exchange(lambda: self.transport.handle_async_request(request), total, limit)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -85,21 +74,31 @@ class ClientBackend:
         request = self.client.build_request(
             method, url, headers=headers, content=content, timeout=httpx.Timeout(**phases)
         )
-        try:
-            with fail_after(total):
-                response = await self.client.send(request, stream=True, follow_redirects=False)
-                try:
-                    body = await _body(response, limit)
-                finally:
-                    await response.aclose()
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise TimedOut(type(exc).__name__) from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-        return Reply(response.status_code, response.headers, body)
+        return await _exchange(
+            lambda: self.client.send(request, stream=True, follow_redirects=False), total, limit
+        )
 
     async def aclose(self) -> None:
         pass
+
+
+async def _exchange(
+    start: Callable[[], Awaitable[httpx.Response]], total: float | None, limit: int
+) -> Reply:
+    """One exchange within ``total`` seconds (httpx bounds phases only), body read with a
+    bound, httpx's exceptions mapped."""
+    try:
+        with fail_after(total):
+            response = await start()
+            try:
+                body = await _body(response, limit)
+            finally:
+                await response.aclose()
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        raise TimedOut(type(exc).__name__) from exc
+    except httpx.TransportError as exc:
+        raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
+    return Reply(response.status_code, response.headers, body)
 
 
 async def _body(response: httpx.Response, limit: int) -> bytes:
