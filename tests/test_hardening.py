@@ -233,6 +233,24 @@ async def test_verify_takes_a_ca_bundle_or_a_context(backend: str, tmp_path: obj
                 assert (await pac.balance.usage())["used"] == 1
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_ssl_cert_file_is_honoured_by_default(
+    backend: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+    from pathlib import Path
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    bundle = Path(str(tmp_path)) / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with HostileServer(tls=server_context) as server:
+        async with client(server.url, backend) as pac:
+            assert (await pac.balance.usage())["used"] == 1
+
+
 # -- answers the SDK must not take for success, or crash on ------------------------------
 
 

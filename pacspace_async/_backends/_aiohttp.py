@@ -26,7 +26,8 @@ class AiohttpBackend:
         self, *, proxy: str | None, ssl_context: ssl.SSLContext | None, max_connections: int
     ) -> None:
         self._proxy = proxy
-        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        # Made here, not at aiohttp's import: SSL_CERT_FILE / SSL_CERT_DIR are read now.
+        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 

@@ -30,7 +30,9 @@ class HttpxBackend:
             limits=limits,
             proxy=proxy,
             verify=ssl_context if ssl_context is not None else True,
-            trust_env=False,  # the environment was read once, for our one host
+            # On a bare transport this only means SSL_CERT_FILE / SSL_CERT_DIR are honoured
+            # (proxies were resolved once, for our one host, and come in as ``proxy``).
+            trust_env=True,
         )
 
     async def send(
