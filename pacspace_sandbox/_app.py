@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from . import _answers as answers
 from . import _fields
 from ._errors import LedgerError
 from ._ledger import Ledger
@@ -207,11 +208,11 @@ def create_app(ledger: Ledger) -> Starlette:
 
     async def receipt_document(request: Request) -> Response:
         row = ledger.find_receipt(request.path_params["receipt_id"])
-        return ok(ledger.receipt_document(row, _base(request)))
+        return ok(answers.receipt_document(row, ledger.clock(), _base(request)))
 
     async def receipt_pdf_route(request: Request) -> Response:
         row = ledger.find_receipt(request.path_params["receipt_id"])
-        document = ledger.receipt_document(row, _base(request))
+        document = answers.receipt_document(row, ledger.clock(), _base(request))
         return Response(
             receipt_pdf(document),
             media_type="application/pdf",
@@ -263,8 +264,8 @@ def create_app(ledger: Ledger) -> Starlette:
         )
 
     async def receipt_page(request: Request) -> Response:
-        document = ledger.receipt_document(
-            ledger.find_receipt(request.path_params["receipt_id"]), _base(request)
+        document = answers.receipt_document(
+            ledger.find_receipt(request.path_params["receipt_id"]), ledger.clock(), _base(request)
         )
         rows = "".join(
             f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"

@@ -23,10 +23,11 @@ from typing import Any
 
 import simplejson
 
+from . import _answers as answers
 from . import _fields as f
 from ._config import SandboxConfig, new_api_key
 from ._errors import LedgerError, invalid
-from ._proofs import content_hash, merkle_root, proof_hash
+from ._proofs import content_hash, merkle_root
 from ._scope import Window, iso, resolve
 from ._store import Row, Store
 from ._webhooks import Deliveries
@@ -34,17 +35,7 @@ from ._webhooks import Deliveries
 __all__ = ["MAX_BATCH", "Ledger"]
 
 MAX_BATCH = 100
-PROCESSING_AFTER = 0.3
-"""A delta reads ``PROCESSING`` once this fraction of its latency has passed."""
 ACCESS_HINT = "Anyone holding the proof root can verify it; no PacSpace account is needed."
-
-
-def _status(row: Row | dict[str, Any], now: float) -> str:
-    if now >= row["verify_at"]:
-        return str(row["outcome"])
-    if now >= row["created_at"] + (row["verify_at"] - row["created_at"]) * PROCESSING_AFTER:
-        return "PROCESSING"
-    return "QUEUED"
 
 
 def _fingerprint(body: Any) -> str:
@@ -236,39 +227,8 @@ class Ledger:
         row["seq"] = self.store.insert("deltas", row)
         if self.deliveries.enabled:
             event = "delta.verified" if outcome == "VERIFIED" else "delta.failed"
-            self.deliveries.enqueue(event, self._event_data(row), row["verify_at"])
+            self.deliveries.enqueue(event, answers.event_data(row), row["verify_at"])
         return row, False
-
-    def _event_data(self, row: Row | dict[str, Any]) -> dict[str, Any]:
-        amount = Decimal(row["amount"])
-        verified = row["outcome"] == "VERIFIED"
-        data: dict[str, Any] = {
-            "recordId": row["record_id"],
-            "receiptId": row["receipt_id"],
-            "customerId": row["customer_id"],
-            "deltaIndex": row["sequence_number"],
-            "sequenceNumber": row["sequence_number"],
-            "status": "verified" if verified else "failed",
-            "delta": {
-                "customerId": row["customer_id"],
-                "amount": amount,
-                "reason": row["reason"],
-                "referenceId": row["reference_id"],
-            },
-            "proof": {
-                "proofHash": proof_hash(row["content_hash"]),
-                "contentHash": row["content_hash"],
-            },
-            "verification": {
-                "verified": verified,
-                "latencyMs": round((row["verify_at"] - row["created_at"]) * 1000),
-                "discrepancies": [],
-            },
-        }
-        if not verified:
-            data["error"] = "Verification failed: the sandbox failed this delta (--fail-rate)."
-            data["failedAt"] = iso(row["verify_at"])
-        return data
 
     def _idempotent(self, key: str | None, body: Any) -> dict[str, Any] | None:
         if not key:
@@ -311,9 +271,9 @@ class Ledger:
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
                 original = self._original("deltas", "record_id", seen["recordId"])
-                return {**self.delta(original, now), "idempotent": True}, False
+                return {**answers.delta(original, now), "idempotent": True}, False
             row, replay = self._record(item, now)
-            answer = {**self.delta(row, now), "idempotent": replay}
+            answer = {**answers.delta(row, now), "idempotent": replay}
             self._remember(idempotency_key, body, {"recordId": row["record_id"]})
         self.deliveries.kick()
         return answer, not replay
@@ -350,7 +310,7 @@ class Ledger:
                 results.append(
                     {
                         "index": index,
-                        "status": _status(row, now),
+                        "status": answers.status(row, now),
                         "idempotent": replay,
                         "recordId": row["record_id"],
                         "receiptId": row["receipt_id"],
@@ -368,33 +328,11 @@ class Ledger:
         self.deliveries.kick()
         return answer
 
-    def delta(self, row: Row | dict[str, Any], now: float) -> dict[str, Any]:
-        status = _status(row, now)
-        verified = status == "VERIFIED"
-        return {
-            "recordId": row["record_id"],
-            "receiptId": row["receipt_id"],
-            "status": status,
-            "customerId": row["customer_id"],
-            "delta": Decimal(row["amount"]),
-            "reason": row["reason"],
-            "referenceId": row["reference_id"],
-            "metadata": None
-            if row["metadata"] is None
-            else simplejson.loads(row["metadata"], use_decimal=True),
-            "sequenceNumber": row["sequence_number"],
-            "createdAt": iso(row["created_at"]),
-            "verifiedAt": iso(row["verify_at"]) if verified else None,
-            "failedAt": iso(row["verify_at"]) if status == "FAILED" else None,
-            "proofHash": proof_hash(row["content_hash"]) if verified else None,
-            "contentHash": row["content_hash"],
-        }
-
     def record(self, record_id: str) -> dict[str, Any]:
         row = self.store.one("SELECT * FROM deltas WHERE record_id = ?", [record_id])
         if row is None:
             raise LedgerError(404, "NOT_FOUND", f"No delta with recordId {record_id}.")
-        return self.delta(row, self.clock())
+        return answers.delta(row, self.clock())
 
     # -- deriving ---------------------------------------------------------------------------
 
@@ -439,7 +377,7 @@ class Ledger:
             "SELECT * FROM checkpoints WHERE customer_id IS ? ORDER BY created_at DESC LIMIT 1",
             [customer_id],
         )
-        return None if row is None else self._checkpoint(row, self.clock())
+        return None if row is None else answers.checkpoint(row, self.clock())
 
     def derive(self, customer_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         now = self.clock()
@@ -561,22 +499,6 @@ class Ledger:
 
     # -- checkpoints and proofs ---------------------------------------------------------
 
-    def _checkpoint(self, row: Row, now: float) -> dict[str, Any]:
-        verified = now >= row["verify_at"]
-        return {
-            "checkpointId": row["checkpoint_id"],
-            "customerId": row["customer_id"],
-            "proofRoot": row["proof_root"],
-            "deltaCount": row["delta_count"],
-            "computedBalance": Decimal(row["computed_balance"]),
-            "status": "VERIFIED" if verified else "PENDING",
-            "scope": json.loads(row["scope"]),
-            "windowStart": iso(row["window_start"]),
-            "windowEnd": iso(row["window_end"]),
-            "createdAt": iso(row["created_at"]),
-            "verifiedAt": iso(row["verify_at"]) if verified else None,
-        }
-
     def _register_proof(
         self, root: str, kind: str, customer_id: str | None, count: int, ref: str
     ) -> None:
@@ -598,7 +520,7 @@ class Ledger:
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
                 original = self._original("checkpoints", "checkpoint_id", seen["checkpointId"])
-                return {**self._checkpoint(original, now), "idempotent": True}
+                return {**answers.checkpoint(original, now), "idempotent": True}
             rows = self._verified(customer_id, window, checkpoint, now)
             root = merkle_root(r["content_hash"] for r in rows)
             balance = sum((Decimal(r["amount"]) for r in rows), Decimal(0))
@@ -624,7 +546,7 @@ class Ledger:
                 "SELECT * FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]
             )
             assert stored is not None
-            answer = self._checkpoint(stored, now)
+            answer = answers.checkpoint(stored, now)
             self.deliveries.enqueue(
                 "checkpoint.verified",
                 {**answer, "status": "verified", "verifiedAt": iso(stored["verify_at"])},
@@ -651,7 +573,7 @@ class Ledger:
         )
         now = self.clock()
         return {
-            "checkpoints": [self._checkpoint(r, now) for r in rows],
+            "checkpoints": [answers.checkpoint(r, now) for r in rows],
             "total": int(total),
             "limit": limit,
             "offset": offset,
@@ -733,33 +655,12 @@ class Ledger:
 
     # -- receipt documents ----------------------------------------------------------------
 
-    def receipt_document(self, row: Row, base_url: str) -> dict[str, Any]:
-        status = _status(row, self.clock())
-        return {
-            "receiptId": row["receipt_id"],
-            "recordId": row["record_id"],
-            "customerId": row["customer_id"],
-            "amount": Decimal(row["amount"]),
-            "reason": row["reason"],
-            "referenceId": row["reference_id"],
-            "status": status,
-            "proofHash": proof_hash(row["content_hash"]) if status == "VERIFIED" else None,
-            "contentHash": row["content_hash"],
-            "createdAt": iso(row["created_at"]),
-            "verifiedAt": iso(row["verify_at"]) if status == "VERIFIED" else None,
-            "links": {
-                "permalink": f"{base_url}/receipts/{row['receipt_id']}",
-                "pdf": f"{base_url}/api/v1/balance/receipts/{row['receipt_id']}/pdf",
-                "verify": f"{base_url}/api/v1/verify/{proof_hash(row['content_hash'])}",
-            },
-        }
-
     def receipts(self, customer_id: str, limit: int, base_url: str) -> dict[str, Any]:
         rows = self.store.all(
             "SELECT * FROM deltas WHERE customer_id = ? ORDER BY seq DESC LIMIT ?",
             [customer_id, limit],
         )
-        return {"receipts": [self.receipt_document(r, base_url) for r in rows]}
+        return {"receipts": [answers.receipt_document(r, self.clock(), base_url) for r in rows]}
 
     def find_receipt(self, receipt_id: str) -> Row:
         row = self.store.one("SELECT * FROM deltas WHERE receipt_id = ?", [receipt_id])
@@ -839,7 +740,7 @@ class Ledger:
         return {
             **self._customer_summary(row, now, window),
             "recentActivity": {
-                "items": [self.delta(r, now) for r in items],
+                "items": [answers.delta(r, now) for r in items],
                 "pagination": {
                     "page": page,
                     "limit": limit,
