@@ -7,7 +7,8 @@ checkpoint simply compares ``verify_at`` with the clock, so the sandbox is deter
 under an injected clock and costs nothing while idle. Only webhook deliveries need a task.
 
 Every method takes wire-shaped input and returns wire-shaped ``dict`` answers; every
-failure is a :class:`LedgerError` raised before anything is written.
+failure is a :class:`LedgerError` raised before anything is written. The rules live here;
+the SQL lives in the store (:mod:`._store`), the reply shapes in :mod:`._answers`.
 """
 
 from __future__ import annotations
@@ -53,11 +54,8 @@ class Ledger:
         self.deliveries = Deliveries(self.store, config)
         now = self.clock()
         for key in config.api_keys:
-            self.store.execute(
-                "INSERT OR IGNORE INTO api_keys (api_key, name, created_at) VALUES (?, ?, ?)",
-                [key, "configured", now],
-            )
-        self._keys = {row["api_key"] for row in self.store.all("SELECT api_key FROM api_keys")}
+            self.store.add_api_key(key, "configured", now)
+        self._keys = self.store.api_keys()
 
     # -- keys and dashboard -------------------------------------------------------------
 
@@ -76,8 +74,7 @@ class Ledger:
     def session(self, token: str | None) -> str | None:
         if not token:
             return None
-        row = self.store.one("SELECT email FROM sessions WHERE token = ?", [token])
-        return None if row is None else str(row["email"])
+        return self.store.session_email(token)
 
     def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = f.optional_text(body, "name") or "api-key"
@@ -115,7 +112,7 @@ class Ledger:
             f.optional_text(body, "customerId", max_length=128) or f"cust_{secrets.token_hex(6)}"
         )
         with self.store.transaction():
-            if self.store.one("SELECT 1 FROM customers WHERE customer_id = ?", [customer_id]):
+            if self.store.customer(customer_id) is not None:
                 raise LedgerError(
                     409,
                     "CUSTOMER_EXISTS",
@@ -161,10 +158,7 @@ class Ledger:
             return
         moment = datetime.fromtimestamp(now, timezone.utc)
         start = datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp()
-        used = self.store.scalar(
-            "SELECT COUNT(*) FROM deltas WHERE created_at >= ? AND NOT (outcome = 'FAILED' AND verify_at <= ?)",
-            [start, now],
-        )
+        used = self.store.deltas_counted_against_plan(start, now)
         if used >= limit:
             raise LedgerError(
                 402,
@@ -176,22 +170,12 @@ class Ledger:
     def _record(self, item: dict[str, Any], now: float) -> tuple[Row | dict[str, Any], bool]:
         """Insert one delta (or find the one its referenceId already recorded)."""
         if item["reference_id"] is not None:
-            existing = self.store.one(
-                "SELECT * FROM deltas WHERE customer_id = ? AND reference_id = ?",
-                [item["customer_id"], item["reference_id"]],
-            )
+            existing = self.store.delta_by_reference(item["customer_id"], item["reference_id"])
             if existing is not None:
                 return existing, True
         self._check_plan(now)
         # The customer's next sequence number, creating the customer on its first delta.
-        sequence = int(
-            self.store.all(
-                "INSERT INTO customers (customer_id, created_at, next_sequence) VALUES (?, ?, 2) "
-                "ON CONFLICT (customer_id) DO UPDATE SET next_sequence = next_sequence + 1 "
-                "RETURNING next_sequence - 1",
-                [item["customer_id"], now],
-            )[0][0]
-        )
+        sequence = self.store.next_sequence(item["customer_id"], now)
         latency = self.config.verify_latency
         if latency and self.config.latency_jitter:
             latency *= 1 + self.config.latency_jitter * (2 * self._rng.random() - 1)
@@ -233,7 +217,7 @@ class Ledger:
     def _idempotent(self, key: str | None, body: Any) -> dict[str, Any] | None:
         if not key:
             return None
-        row = self.store.one("SELECT fingerprint, answer FROM idempotency WHERE key = ?", [key])
+        row = self.store.idempotent_answer(key)
         if row is None:
             return None
         if row["fingerprint"] != _fingerprint(body):
@@ -245,10 +229,10 @@ class Ledger:
         answer: dict[str, Any] = simplejson.loads(row["answer"], use_decimal=True)
         return answer
 
-    def _original(self, table: str, column: str, value: str) -> Row:
+    @staticmethod
+    def _original(row: Row | None, what: str) -> Row:
         """What an earlier request with the same idempotency key created."""
-        row = self.store.one(f"SELECT * FROM {table} WHERE {column} = ?", [value])
-        assert row is not None, f"{table}.{column} = {value} vanished"
+        assert row is not None, f"{what} vanished"
         return row
 
     def _remember(self, key: str | None, body: Any, answer: Mapping[str, Any]) -> None:
@@ -270,7 +254,9 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
-                original = self._original("deltas", "record_id", seen["recordId"])
+                original = self._original(
+                    self.store.delta_by("record_id", seen["recordId"]), seen["recordId"]
+                )
                 return {**answers.delta(original, now), "idempotent": True}, False
             row, replay = self._record(item, now)
             answer = {**answers.delta(row, now), "idempotent": replay}
@@ -329,7 +315,7 @@ class Ledger:
         return answer
 
     def record(self, record_id: str) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM deltas WHERE record_id = ?", [record_id])
+        row = self.store.delta_by("record_id", record_id)
         if row is None:
             raise LedgerError(404, "NOT_FOUND", f"No delta with recordId {record_id}.")
         return answers.delta(row, self.clock())
@@ -340,9 +326,7 @@ class Ledger:
         window = resolve(params, now)
         if window.checkpoint_id is None:
             return window, None
-        checkpoint = self.store.one(
-            "SELECT * FROM checkpoints WHERE checkpoint_id = ?", [window.checkpoint_id]
-        )
+        checkpoint = self.store.checkpoint(window.checkpoint_id)
         if checkpoint is None:
             raise LedgerError(
                 404,
@@ -356,27 +340,15 @@ class Ledger:
         self, customer_id: str | None, window: Window, checkpoint: Row | None, now: float
     ) -> list[Row]:
         """Verified deltas in scope, in sequence order."""
-        sql = "SELECT * FROM deltas WHERE outcome = 'VERIFIED' AND verify_at <= ?"
-        params: list[Any] = [now]
-        if customer_id is not None:
-            sql += " AND customer_id = ?"
-            params.append(customer_id)
         if checkpoint is not None:
-            sql += " AND seq > ?"
-            params.append(checkpoint["last_seq"])
-        else:
-            sql += " AND created_at >= ? AND created_at < ?"
-            params += [window.start, window.end]
-        return self.store.all(sql + " ORDER BY seq", params)
+            return self.store.verified_deltas(customer_id, now, after_seq=checkpoint["last_seq"])
+        return self.store.verified_deltas(customer_id, now, window=(window.start, window.end))
 
     def _scope_label(self, window: Window) -> dict[str, Any]:
         return {**window.label, "windowStart": iso(window.start), "windowEnd": iso(window.end)}
 
     def _latest_checkpoint(self, customer_id: str | None) -> dict[str, Any] | None:
-        row = self.store.one(
-            "SELECT * FROM checkpoints WHERE customer_id IS ? ORDER BY created_at DESC LIMIT 1",
-            [customer_id],
-        )
+        row = self.store.latest_checkpoint(customer_id)
         return None if row is None else answers.checkpoint(row, self.clock())
 
     def derive(self, customer_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -398,10 +370,7 @@ class Ledger:
         rows = self._verified(customer_id, window, checkpoint, now)
         page = rows[offset : offset + limit] if limit else rows[offset:]
         total = start + sum((Decimal(r["amount"]) for r in page), Decimal(0))
-        pending = self.store.scalar(
-            "SELECT COUNT(*) FROM deltas WHERE customer_id = ? AND verify_at > ?",
-            [customer_id, now],
-        )
+        pending = self.store.pending_count(customer_id, now)
         return {
             "customerId": customer_id,
             "computedBalance": total,
@@ -503,10 +472,8 @@ class Ledger:
         self, root: str, kind: str, customer_id: str | None, count: int, ref: str
     ) -> None:
         now = self.clock()
-        self.store.execute(
-            "INSERT OR IGNORE INTO proofs (proof_root, kind, customer_id, delta_count, created_at, "
-            "anchor_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [root, kind, customer_id, count, now, now + self.config.verify_latency, ref],
+        self.store.add_proof(
+            root, kind, customer_id, count, now, now + self.config.verify_latency, ref
         )
 
     def checkpoint(self, body: Any, idempotency_key: str | None) -> dict[str, Any]:
@@ -519,7 +486,9 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
-                original = self._original("checkpoints", "checkpoint_id", seen["checkpointId"])
+                original = self._original(
+                    self.store.checkpoint(seen["checkpointId"]), seen["checkpointId"]
+                )
                 return {**answers.checkpoint(original, now), "idempotent": True}
             rows = self._verified(customer_id, window, checkpoint, now)
             root = merkle_root(r["content_hash"] for r in rows)
@@ -542,9 +511,7 @@ class Ledger:
                 },
             )
             self._register_proof(root, "checkpoint", customer_id, len(rows), checkpoint_id)
-            stored = self.store.one(
-                "SELECT * FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]
-            )
+            stored = self.store.checkpoint(checkpoint_id)
             assert stored is not None
             answer = answers.checkpoint(stored, now)
             self.deliveries.enqueue(
@@ -559,18 +526,11 @@ class Ledger:
     def list_checkpoints(self, params: Mapping[str, Any]) -> dict[str, Any]:
         limit = f.integer(params, "limit", default=25, low=1, high=100)
         offset = f.integer(params, "offset", default=0)
-        sql, args = "SELECT * FROM checkpoints WHERE 1 = 1", []
-        if params.get("customerId"):
-            sql += " AND customer_id = ?"
-            args.append(params["customerId"])
+        overlap = None
         if any(params.get(k) for k in ("period", "timePreset", "startDate", "endDate")):
             window = resolve(params, self.clock())
-            sql += " AND window_start < ? AND window_end > ?"
-            args += [window.end, window.start]
-        total = self.store.scalar(sql.replace("SELECT *", "SELECT COUNT(*)"), args)
-        rows = self.store.all(
-            sql + " ORDER BY created_at DESC LIMIT ? OFFSET ?", [*args, limit, offset]
-        )
+            overlap = (window.start, window.end)
+        total, rows = self.store.checkpoints_page(params.get("customerId"), overlap, limit, offset)
         now = self.clock()
         return {
             "checkpoints": [answers.checkpoint(r, now) for r in rows],
@@ -584,7 +544,7 @@ class Ledger:
     ) -> dict[str, Any]:
         """Receipt data over all of a customer's verified deltas, or an invoice proof over a scope."""
         now = self.clock()
-        if self.store.one("SELECT 1 FROM customers WHERE customer_id = ?", [customer_id]) is None:
+        if self.store.customer(customer_id) is None:
             raise LedgerError(404, "NOT_FOUND", f"No customer {customer_id}.")
         if params is None:
             window, checkpoint = Window(0.0, float("inf"), {}), None
@@ -620,7 +580,7 @@ class Ledger:
     def verify(self, root: str, source: str) -> dict[str, Any]:
         if source not in ("db", "chain", "both"):
             raise invalid("source", "must be db, chain or both")
-        row = self.store.one("SELECT * FROM proofs WHERE proof_root = ?", [root])
+        row = self.store.proof(root)
         now = self.clock()
         db: dict[str, Any] = {"found": row is not None}
         if row is not None:
@@ -656,14 +616,11 @@ class Ledger:
     # -- receipt documents ----------------------------------------------------------------
 
     def receipts(self, customer_id: str, limit: int, base_url: str) -> dict[str, Any]:
-        rows = self.store.all(
-            "SELECT * FROM deltas WHERE customer_id = ? ORDER BY seq DESC LIMIT ?",
-            [customer_id, limit],
-        )
+        rows = self.store.newest_deltas(customer_id, limit)
         return {"receipts": [answers.receipt_document(r, self.clock(), base_url) for r in rows]}
 
     def find_receipt(self, receipt_id: str) -> Row:
-        row = self.store.one("SELECT * FROM deltas WHERE receipt_id = ?", [receipt_id])
+        row = self.store.delta_by("receipt_id", receipt_id)
         if row is None:
             raise LedgerError(404, "NOT_FOUND", f"No receipt {receipt_id}.")
         return row
@@ -673,17 +630,8 @@ class Ledger:
     def _customer_summary(
         self, row: Row, now: float, window: Window | None = None
     ) -> dict[str, Any]:
-        sql = "SELECT amount, created_at FROM deltas WHERE customer_id = ? AND outcome = 'VERIFIED' AND verify_at <= ?"
-        args: list[Any] = [row["customer_id"], now]
-        if window is not None:
-            sql += " AND created_at >= ? AND created_at < ?"
-            args += [window.start, window.end]
-        verified = self.store.all(sql, args)
-        total = self.store.scalar(
-            "SELECT COUNT(*) FROM deltas WHERE customer_id = ?", [row["customer_id"]]
-        )
-        last = self.store.scalar(
-            "SELECT MAX(created_at) FROM deltas WHERE customer_id = ?", [row["customer_id"]]
+        verified, total, last = self.store.customer_activity(
+            row["customer_id"], now, None if window is None else (window.start, window.end)
         )
         return {
             "customerId": row["customer_id"],
@@ -699,15 +647,8 @@ class Ledger:
         limit = f.integer(params, "limit", default=25, low=1, high=100)
         page = f.integer(params, "page", default=1, low=1)
         search = params.get("search")
-        sql, args = "FROM customers", []
-        if search:
-            sql += " WHERE lower(customer_id) LIKE ? OR lower(COALESCE(display_name, '')) LIKE ?"
-            pattern = f"%{str(search).lower()}%"
-            args = [pattern, pattern]
-        total = int(self.store.scalar(f"SELECT COUNT(*) {sql}", args))
-        rows = self.store.all(
-            f"SELECT * {sql} ORDER BY customer_id LIMIT ? OFFSET ?",
-            [*args, limit, (page - 1) * limit],
+        total, rows = self.store.customers_page(
+            str(search) if search else None, limit, (page - 1) * limit
         )
         now = self.clock()
         return {
@@ -721,21 +662,18 @@ class Ledger:
         }
 
     def customer(self, customer_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
+        row = self.store.customer(customer_id)
         if row is None:
             raise LedgerError(404, "NOT_FOUND", f"No customer {customer_id}.")
         now = self.clock()
         window = resolve({"period": params["period"]}, now) if params.get("period") else None
         limit = f.integer(params, "deltaLimit", default=20, low=1, high=100)
         page = f.integer(params, "deltaPage", default=1, low=1)
-        sql = "FROM deltas WHERE customer_id = ?"
-        args: list[Any] = [customer_id]
-        if window is not None:
-            sql += " AND created_at >= ? AND created_at < ?"
-            args += [window.start, window.end]
-        total = int(self.store.scalar(f"SELECT COUNT(*) {sql}", args))
-        items = self.store.all(
-            f"SELECT * {sql} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, (page - 1) * limit]
+        total, items = self.store.deltas_page(
+            customer_id,
+            None if window is None else (window.start, window.end),
+            limit,
+            (page - 1) * limit,
         )
         return {
             **self._customer_summary(row, now, window),
@@ -754,9 +692,7 @@ class Ledger:
         now = self.clock()
         moment = datetime.fromtimestamp(now, timezone.utc)
         start = datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp()
-        rows = self.store.all(
-            "SELECT verify_at, outcome FROM deltas WHERE created_at >= ?", [start]
-        )
+        rows = self.store.deltas_since(start)
         verified = sum(1 for r in rows if r["outcome"] == "VERIFIED" and r["verify_at"] <= now)
         pending = sum(1 for r in rows if r["verify_at"] > now)
         used = verified + pending
@@ -777,11 +713,7 @@ class Ledger:
         low = f.integer(params, "fromSequence", default=1, low=0)
         high = f.integer(params, "toSequence", default=2**62, low=0)
         limit = f.integer(params, "limit", default=100, low=1, high=1000)
-        rows = self.store.all(
-            "SELECT sequence_number, outcome, verify_at FROM deltas WHERE customer_id = ? "
-            "AND sequence_number BETWEEN ? AND ? ORDER BY sequence_number",
-            [customer_id, low, high],
-        )
+        rows = self.store.sequence_outcomes(customer_id, low, high)
         gaps: list[dict[str, Any]] = []
         for row in rows:
             if row["outcome"] == "FAILED" and row["verify_at"] <= now:

@@ -173,3 +173,182 @@ class Store:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.one(sql, params)
         return None if row is None else row[0]
+
+    # -- the ledger's statements, by intent (the ledger holds the rules, not the SQL) ------
+
+    def add_api_key(self, key: str, name: str, now: float) -> None:
+        self.execute(
+            "INSERT OR IGNORE INTO api_keys (api_key, name, created_at) VALUES (?, ?, ?)",
+            [key, name, now],
+        )
+
+    def api_keys(self) -> set[str]:
+        return {row["api_key"] for row in self.all("SELECT api_key FROM api_keys")}
+
+    def session_email(self, token: str) -> str | None:
+        row = self.one("SELECT email FROM sessions WHERE token = ?", [token])
+        return None if row is None else str(row["email"])
+
+    def customer(self, customer_id: str) -> Row | None:
+        return self.one("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
+
+    def next_sequence(self, customer_id: str, now: float) -> int:
+        """The customer's next sequence number, creating the customer on its first delta."""
+        return int(
+            self.all(
+                "INSERT INTO customers (customer_id, created_at, next_sequence) VALUES (?, ?, 2) "
+                "ON CONFLICT (customer_id) DO UPDATE SET next_sequence = next_sequence + 1 "
+                "RETURNING next_sequence - 1",
+                [customer_id, now],
+            )[0][0]
+        )
+
+    def customers_page(self, search: str | None, limit: int, offset: int) -> tuple[int, list[Row]]:
+        sql, args = "FROM customers", list[Any]()
+        if search:
+            sql += " WHERE lower(customer_id) LIKE ? OR lower(COALESCE(display_name, '')) LIKE ?"
+            pattern = f"%{search.lower()}%"
+            args = [pattern, pattern]
+        total = int(self.scalar(f"SELECT COUNT(*) {sql}", args))
+        rows = self.all(
+            f"SELECT * {sql} ORDER BY customer_id LIMIT ? OFFSET ?", [*args, limit, offset]
+        )
+        return total, rows
+
+    def deltas_counted_against_plan(self, since: float, now: float) -> int:
+        return int(
+            self.scalar(
+                "SELECT COUNT(*) FROM deltas WHERE created_at >= ?"
+                " AND NOT (outcome = 'FAILED' AND verify_at <= ?)",
+                [since, now],
+            )
+        )
+
+    def delta_by_reference(self, customer_id: str, reference_id: str) -> Row | None:
+        return self.one(
+            "SELECT * FROM deltas WHERE customer_id = ? AND reference_id = ?",
+            [customer_id, reference_id],
+        )
+
+    def delta_by(self, column: str, value: str) -> Row | None:
+        """One delta by ``record_id`` or ``receipt_id``."""
+        assert column in ("record_id", "receipt_id")
+        return self.one(f"SELECT * FROM deltas WHERE {column} = ?", [value])
+
+    def verified_deltas(
+        self,
+        customer_id: str | None,
+        now: float,
+        *,
+        after_seq: int | None = None,
+        window: tuple[float, float] | None = None,
+    ) -> list[Row]:
+        """Verified deltas, in sequence order: after a checkpoint's last one, or in a window."""
+        sql = "SELECT * FROM deltas WHERE outcome = 'VERIFIED' AND verify_at <= ?"
+        params: list[Any] = [now]
+        if customer_id is not None:
+            sql += " AND customer_id = ?"
+            params.append(customer_id)
+        if after_seq is not None:
+            sql += " AND seq > ?"
+            params.append(after_seq)
+        if window is not None:
+            sql += " AND created_at >= ? AND created_at < ?"
+            params += list(window)
+        return self.all(sql + " ORDER BY seq", params)
+
+    def pending_count(self, customer_id: str, now: float) -> int:
+        return int(
+            self.scalar(
+                "SELECT COUNT(*) FROM deltas WHERE customer_id = ? AND verify_at > ?",
+                [customer_id, now],
+            )
+        )
+
+    def newest_deltas(self, customer_id: str, limit: int) -> list[Row]:
+        return self.all(
+            "SELECT * FROM deltas WHERE customer_id = ? ORDER BY seq DESC LIMIT ?",
+            [customer_id, limit],
+        )
+
+    def deltas_page(
+        self, customer_id: str, window: tuple[float, float] | None, limit: int, offset: int
+    ) -> tuple[int, list[Row]]:
+        sql = "FROM deltas WHERE customer_id = ?"
+        args: list[Any] = [customer_id]
+        if window is not None:
+            sql += " AND created_at >= ? AND created_at < ?"
+            args += list(window)
+        total = int(self.scalar(f"SELECT COUNT(*) {sql}", args))
+        rows = self.all(
+            f"SELECT * {sql} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset]
+        )
+        return total, rows
+
+    def customer_activity(
+        self, customer_id: str, now: float, window: tuple[float, float] | None
+    ) -> tuple[list[Row], int, float | None]:
+        """(verified deltas in scope, all deltas ever, the last delta's time)."""
+        verified = self.verified_deltas(customer_id, now, window=window)
+        total = int(self.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = ?", [customer_id]))
+        last = self.scalar(
+            "SELECT MAX(created_at) FROM deltas WHERE customer_id = ?", [customer_id]
+        )
+        return verified, total, last
+
+    def deltas_since(self, since: float) -> list[Row]:
+        return self.all("SELECT verify_at, outcome FROM deltas WHERE created_at >= ?", [since])
+
+    def sequence_outcomes(self, customer_id: str, low: int, high: int) -> list[Row]:
+        return self.all(
+            "SELECT sequence_number, outcome, verify_at FROM deltas WHERE customer_id = ? "
+            "AND sequence_number BETWEEN ? AND ? ORDER BY sequence_number",
+            [customer_id, low, high],
+        )
+
+    def idempotent_answer(self, key: str) -> Row | None:
+        return self.one("SELECT fingerprint, answer FROM idempotency WHERE key = ?", [key])
+
+    def checkpoint(self, checkpoint_id: str) -> Row | None:
+        return self.one("SELECT * FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id])
+
+    def latest_checkpoint(self, customer_id: str | None) -> Row | None:
+        return self.one(
+            "SELECT * FROM checkpoints WHERE customer_id IS ? ORDER BY created_at DESC LIMIT 1",
+            [customer_id],
+        )
+
+    def checkpoints_page(
+        self, customer_id: str | None, window: tuple[float, float] | None, limit: int, offset: int
+    ) -> tuple[int, list[Row]]:
+        sql, args = "FROM checkpoints WHERE 1 = 1", list[Any]()
+        if customer_id:
+            sql += " AND customer_id = ?"
+            args.append(customer_id)
+        if window is not None:
+            sql += " AND window_start < ? AND window_end > ?"
+            args += [window[1], window[0]]
+        total = int(self.scalar(f"SELECT COUNT(*) {sql}", args))
+        rows = self.all(
+            f"SELECT * {sql} ORDER BY created_at DESC LIMIT ? OFFSET ?", [*args, limit, offset]
+        )
+        return total, rows
+
+    def add_proof(
+        self,
+        root: str,
+        kind: str,
+        customer_id: str | None,
+        count: int,
+        now: float,
+        anchor: float,
+        ref: str,
+    ) -> None:
+        self.execute(
+            "INSERT OR IGNORE INTO proofs (proof_root, kind, customer_id, delta_count, created_at, "
+            "anchor_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [root, kind, customer_id, count, now, anchor, ref],
+        )
+
+    def proof(self, root: str) -> Row | None:
+        return self.one("SELECT * FROM proofs WHERE proof_root = ?", [root])
