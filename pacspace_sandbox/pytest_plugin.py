@@ -13,12 +13,27 @@ Installed as a pytest plugin with the package. Fixtures:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._config import SandboxConfig
-from ._sandbox import IN_PROCESS_URL, Sandbox, SandboxServer
+
+if TYPE_CHECKING:
+    from ._sandbox import Sandbox, SandboxServer
+
+
+def _sandbox_module() -> Any:
+    """The sandbox, imported when a fixture is first used (it needs the sandbox extra)."""
+    try:
+        from . import _sandbox
+    except ModuleNotFoundError as exc:
+        pytest.fail(
+            f"The pacspace fixtures need the sandbox extra ({exc.name} is missing): "
+            'pip install "pacspace[sandbox]"',
+            pytrace=False,
+        )
+    return _sandbox
 
 
 @pytest.fixture
@@ -28,7 +43,7 @@ def pacspace_sandbox_config() -> SandboxConfig:
 
 @pytest.fixture
 def pacspace_sandbox(pacspace_sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
-    sandbox = Sandbox(pacspace_sandbox_config)
+    sandbox = _sandbox_module().Sandbox(pacspace_sandbox_config)
     yield sandbox
     sandbox.close()
 
@@ -40,7 +55,8 @@ async def pacspace_client(pacspace_sandbox: Sandbox) -> AsyncIterator[Any]:
     from pacspace_async import PacSpace
 
     http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
-    client = PacSpace(pacspace_sandbox.api_key, base_url=IN_PROCESS_URL, http_client=http)
+    url = _sandbox_module().IN_PROCESS_URL
+    client = PacSpace(pacspace_sandbox.api_key, base_url=url, http_client=http)
     yield client
     await client.aclose()
     await http.aclose()
