@@ -325,3 +325,17 @@ def test_outbox_command_lists_and_retries_dead_letters(
     assert "0 queued, 1 dead letters" in listed and "xxxx" in listed and "customerId" in listed
     assert "1 dead letters moved back" in cli("retry")
     assert "1 queued, 0 dead letters" in cli("list")
+
+
+def test_dead_letters_are_counted_past_a_page(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    pac = PacSpace(
+        "pk_test_a.b",
+        base_url="http://127.0.0.1:9",
+        submission={"outbox": str(outbox), "autoStart": False, "autoFlushOnShutdown": False},
+    )
+    for i in range(150):
+        pac.balance.queue_summary({"customerId": f"c{i}", "delta": -1})
+    with sqlite3.connect(outbox) as db:
+        db.execute("UPDATE pacspace_summaries SET state = 'dead'")
+    assert pac.balance.get_summary_queue_state().dead_letters == 150

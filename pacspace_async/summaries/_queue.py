@@ -310,7 +310,7 @@ class SummaryQueue:
     def _report(self, flushed: FlushResult | None, error: str | None) -> CloseReport:
         try:
             left = self.store.count() + self.store.usage_rows()
-            dead = len(self.store.dead_letters())
+            dead = self.store.dead_count()
         except OutboxError as exc:
             left, dead, error = -1, 0, error or str(exc)
         report = CloseReport(
@@ -382,7 +382,7 @@ class SummaryQueue:
                 "nextFlushAt": next_flush,
                 "maxQueued": self.options.max_queued,
                 "dropped": self.dropped,
-                "deadLetters": len(self.store.dead_letters()),
+                "deadLetters": self.store.dead_count(),
                 "outbox": self.store.location,
             }
         )

@@ -174,6 +174,10 @@ class Store(Protocol):
 
     def dead_letters(self, limit: int = 100) -> list[Stored]: ...
 
+    def dead_count(self) -> int:
+        """How many dead letters there are (all of them, not a page)."""
+        ...
+
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
         """Move dead letters (all, or ``ids``) back to pending; returns how many."""
         ...

@@ -128,6 +128,10 @@ class MemoryStore:
         with self._lock:
             return [item for item in self._summaries.values() if item.state == DEAD][:limit]
 
+    def dead_count(self) -> int:
+        with self._lock:
+            return sum(1 for item in self._summaries.values() if item.state == DEAD)
+
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
         with self._lock:
             moved = 0

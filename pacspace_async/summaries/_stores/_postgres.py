@@ -461,6 +461,14 @@ class PostgresStore:
             )
         return [_stored(row) for row in rows]
 
+    def dead_count(self) -> int:
+        return int(
+            self._one(
+                "SELECT COUNT(*) FROM pacspace_summaries WHERE owner = %s AND state = 'dead'",
+                (self._owner,),
+            )
+        )
+
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
         with self._tx() as db:
             if ids is None:

@@ -468,6 +468,16 @@ class SQLiteStore:
         )
         return [_loose(row) for row in rows]
 
+    def dead_count(self) -> int:
+        return int(
+            self._read(
+                lambda db: db.execute(
+                    "SELECT COUNT(*) FROM pacspace_summaries WHERE owner = ? AND state = 'dead'",
+                    (self._owner,),
+                ).fetchone()[0]
+            )
+        )
+
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
         with self._write() as db:
             if ids is None:
