@@ -356,22 +356,28 @@ class SQLiteStore:
                 " AND id > ? ORDER BY id",
                 (self._owner, after),
             )
-            for row in rows.fetchall():
-                if len(items) >= limit:
-                    break
-                if (
-                    row["lease_until"] > now
-                    and row["lease_pid"] != pid
-                    and _alive(row["lease_pid"])
-                ):
-                    continue
-                try:
-                    items.append(_row(row))
-                except ValueError as exc:
-                    db.execute(
-                        "UPDATE pacspace_summaries SET state = 'dead', last_error = ? WHERE id = ?",
-                        (f"unreadable row: {exc}", row["id"]),
-                    )
+            unreadable: list[tuple[str, int]] = []
+            # Read only as far as one batch needs (rows leased elsewhere are skipped);
+            # the rows are changed after the cursor is done with them.
+            while len(items) < limit and (page := rows.fetchmany(limit)):
+                for row in page:
+                    if len(items) >= limit:
+                        break
+                    if (
+                        row["lease_until"] > now
+                        and row["lease_pid"] != pid
+                        and _alive(row["lease_pid"])
+                    ):
+                        continue
+                    try:
+                        items.append(_row(row))
+                    except ValueError as exc:
+                        unreadable.append((f"unreadable row: {exc}", row["id"]))
+            rows.close()
+            db.executemany(
+                "UPDATE pacspace_summaries SET state = 'dead', last_error = ? WHERE id = ?",
+                unreadable,
+            )
             db.executemany(
                 "UPDATE pacspace_summaries SET lease_until = ?, lease_pid = ? WHERE id = ?",
                 [(now + LEASE, pid, item.id) for item in items],
