@@ -12,18 +12,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from ._loopback import LoopbackServer
-
-
-async def _read_message(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    body = await reader.readexactly(length) if length else b""
-    return head + body
+from ._loopback import LoopbackServer, read_message
 
 
 class DroppingProxy(LoopbackServer):
@@ -45,14 +34,14 @@ class DroppingProxy(LoopbackServer):
         try:
             while True:
                 try:
-                    request = await _read_message(reader)
+                    request = await read_message(reader)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 if self.down:
                     return
                 up_writer.write(request)
                 await up_writer.drain()
-                response = await _read_message(up_reader)
+                response = await read_message(up_reader)
                 with self._lock:
                     self._count += 1
                     drop = self._drop(self._count, request.split(b"\r\n", 1)[0])

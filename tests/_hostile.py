@@ -11,7 +11,7 @@ import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
 
-from ._loopback import LoopbackServer
+from ._loopback import LoopbackServer, read_message
 
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
@@ -42,15 +42,9 @@ class HostileServer(LoopbackServer):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value.strip())
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append(head + body)
-                await self._answer(head + body, writer)
+                request = await read_message(reader)
+                self.requests.append(request)
+                await self._answer(request, writer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass

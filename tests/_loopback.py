@@ -12,6 +12,18 @@ from types import TracebackType
 from typing_extensions import Self
 
 
+async def read_message(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 message: its head and a ``Content-Length`` body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    body = await reader.readexactly(length) if length else b""
+    return head + body
+
+
 class LoopbackServer:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._tls = tls
