@@ -114,11 +114,9 @@ class SummaryQueue:
             return _queued(_unstored(draft))
         stored = self.store.put(draft, self.producer)
         _HOLDING.add(self)
+        self._autostart()
         if self.options.profile == "immediate":
-            self._autostart()
             self._scheduler.poke()
-        else:
-            self._autostart()
         return _queued(stored)
 
     def _autostart(self) -> None:

@@ -118,6 +118,10 @@ def _row(row: sqlite3.Row) -> Stored:
         raise ValueError(f"unreadable metadata {row['metadata']!r:.80}") from None
     if not isinstance(metadata, dict) or not row["reference_id"]:
         raise ValueError("metadata is not an object, or the referenceId is missing")
+    return _stored(row, delta, metadata)
+
+
+def _stored(row: sqlite3.Row, delta: Decimal, metadata: dict[str, Any]) -> Stored:
     return Stored(
         row["id"],
         row["customer_id"],
@@ -125,7 +129,7 @@ def _row(row: sqlite3.Row) -> Stored:
         row["window_start"],
         row["window_end"],
         delta,
-        row["reference_id"],
+        row["reference_id"] or "",
         metadata,
         row["queued_at"],
         row["state"],
@@ -540,18 +544,4 @@ def _loose(row: sqlite3.Row) -> Stored:
     try:
         return _row(row)
     except ValueError:
-        return Stored(
-            row["id"],
-            row["customer_id"],
-            row["reason"],
-            row["window_start"],
-            row["window_end"],
-            Decimal(0),
-            row["reference_id"] or "",
-            {"unreadable": str(row["delta"])[:80]},
-            row["queued_at"],
-            row["state"],
-            row["attempts"],
-            row["last_error"],
-            row["owner"],
-        )
+        return _stored(row, Decimal(0), {"unreadable": str(row["delta"])[:80]})
