@@ -31,8 +31,6 @@ ROUNDS = 3
 """Each row interleaves ours and the peer this many times and reports medians."""
 
 
-
-
 def machine() -> str:
     return (
         f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} "

@@ -7,6 +7,7 @@ checkpoint balances.
 """
 
 from ._client import PacSpace
+from ._config import ClientOptions, HttpBackend
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -26,10 +27,22 @@ from ._errors import (
     ValidationError,
     WebhookVerificationError,
 )
+from ._options import Amount, RequestOverrides
+from ._time import Duration, Timeout
 from ._version import __version__
+from .resources import EmitItem, EmitOutcome, WaitOverrides
 from .webhooks import WebhookEvent, Webhooks
 
 __all__ = [
+    "Amount",
+    "ClientOptions",
+    "Duration",
+    "EmitItem",
+    "EmitOutcome",
+    "HttpBackend",
+    "RequestOverrides",
+    "Timeout",
+    "WaitOverrides",
     "APIConnectionError",
     "APITimeoutError",
     "CadenceLimitError",

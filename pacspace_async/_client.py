@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
+from typing_extensions import Unpack
 
 from . import _options as opt
 from ._aio import running_loop
-from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig, redact
+from ._config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ClientArguments,
+    ClientConfig,
+    ClientOptions,
+    HttpBackend,
+    redact,
+    seed_arguments,
+)
 from ._errors import ValidationError
+from ._time import Timeout
 from ._transport import Transport, segment
 from ._waiter import Waiter
 from .resources import Balance, Customers
@@ -38,7 +48,8 @@ class PacSpace:
 
     ``api_key`` falls back to ``PACSPACE_API_KEY``; the base URL is ``base_url``, else
     ``PACSPACE_API_BASE_URL``, else chosen by the key prefix. ``timeout`` is in seconds
-    (an int of 1000 or more is read as the official client's milliseconds).
+    always (a ``timedelta`` or an ``httpx.Timeout`` work too); ``PacSpace.init(...)``
+    reads pacspace-sdk's milliseconds.
     ``http_backend`` is ``"httpx"``, ``"aiohttp"`` (the ``aiohttp`` extra: several times
     faster under concurrency) or ``"auto"``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp
     when the extra is installed, else httpx. ``proxy`` (else ``HTTPS_PROXY``/``HTTP_PROXY``/
@@ -49,7 +60,8 @@ class PacSpace:
 
     balance: Balance
     customers: Customers
-    webhooks: Webhooks | None
+    webhooks: Webhooks
+    """Verifies deliveries; without a secret it is there and raises, saying how to set one."""
 
     def __init__(
         self,
@@ -58,13 +70,13 @@ class PacSpace:
         base_url: str | None = None,
         sandbox_url: str | None = None,
         production_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        timeout: Timeout | None = None,
         max_retries: int = 2,
         chain_id: int | None = None,
         credit_pool_id: int | None = None,
-        webhook_secret: str | list[str] | None = None,
+        webhook_secret: str | Sequence[str] | None = None,
         http_client: httpx.AsyncClient | None = None,
-        http_backend: str = "auto",
+        http_backend: HttpBackend = "auto",
         proxy: str | None = None,
         verify: bool | str | ssl.SSLContext = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -107,12 +119,24 @@ class PacSpace:
         self.balance = Balance(self._transport, self._waiter, self._summaries)
         self.customers = Customers(self._transport, dashboard_token)
         secret = webhook_secret or os.environ.get("PACSPACE_WEBHOOK_SECRET")
-        self.webhooks = Webhooks(secret, on_event=self._on_webhook) if secret else None
+        self.webhooks = (
+            Webhooks(secret, on_event=self._on_webhook)
+            if secret
+            else Webhooks._unconfigured(on_event=self._on_webhook)
+        )
 
     @classmethod
-    def init(cls, api_key: str | None = None, **options: Any) -> PacSpace:
-        """The seeds' constructor: ``PacSpace.init(key, production_url=...)``."""
-        return cls(api_key, **options)
+    def init(cls, api_key: str | None = None, **options: Unpack[ClientOptions]) -> PacSpace:
+        """pacspace-sdk's constructor, ``PacSpace.init(key, production_url=...)``: the same
+        keywords as ``PacSpace(...)``, but a number ``timeout`` is milliseconds, as there
+        (``timeout=30_000`` is 30 s)."""
+        return cls(**cls._init_arguments(api_key, **options))
+
+    @staticmethod
+    def _init_arguments(
+        api_key: str | None = None, **options: Unpack[ClientOptions]
+    ) -> ClientArguments:
+        return seed_arguments(api_key, options)
 
     def __repr__(self) -> str:
         key = redact(self._config.api_key)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import ssl
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from urllib.request import (  # type: ignore[attr-defined]  # both are public, untyped
     getproxies_environment,
@@ -20,11 +22,61 @@ from urllib.request import (  # type: ignore[attr-defined]  # both are public, u
 )
 
 import httpx
+from typing_extensions import TypedDict
 
 from ._errors import PacSpaceError, ValidationError
+from ._time import Timeout, client_timeout, from_ms
 from ._version import __version__
 
-__all__ = ["DEFAULT_PRODUCTION_URL", "ClientConfig", "redact"]
+__all__ = [
+    "DEFAULT_PRODUCTION_URL",
+    "ClientArguments",
+    "ClientConfig",
+    "ClientOptions",
+    "HttpBackend",
+    "redact",
+]
+
+HttpBackend = Literal["auto", "httpx", "aiohttp"]
+"""``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp."""
+
+
+class ClientOptions(TypedDict, total=False):
+    """``PacSpace.init(key, **options)``: the constructor's keywords, with pacspace-sdk's
+    units (``timeout`` in milliseconds). A test keeps this and ``PacSpace.__init__`` equal."""
+
+    base_url: str | None
+    sandbox_url: str | None
+    production_url: str | None
+    timeout: Timeout | None
+    max_retries: int
+    chain_id: int | None
+    credit_pool_id: int | None
+    webhook_secret: str | Sequence[str] | None
+    http_client: httpx.AsyncClient | None
+    http_backend: HttpBackend
+    proxy: str | None
+    verify: bool | str | ssl.SSLContext
+    max_response_bytes: int
+    dashboard_token: str | None
+    max_status_requests: int
+    submission: Mapping[str, Any] | None
+
+
+class ClientArguments(ClientOptions, total=False):
+    api_key: str | None
+
+
+def seed_arguments(api_key: str | None, options: ClientOptions) -> ClientArguments:
+    """The constructor's arguments for ``PacSpace.init``: a number ``timeout`` is
+    milliseconds there, as in pacspace-sdk (a ``timedelta`` or ``httpx.Timeout`` says its
+    own unit)."""
+    arguments: ClientArguments = {**options, "api_key": api_key}
+    timeout = arguments.get("timeout")
+    if timeout is not None and not isinstance(timeout, httpx.Timeout):
+        arguments["timeout"] = from_ms(timeout, "timeout")
+    return arguments
+
 
 DEFAULT_PRODUCTION_URL = "https://app.pacspace.io"
 DEFAULT_TIMEOUT = 30.0
@@ -32,7 +84,6 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
 """Answers larger than this (after decompression) are refused: 16 MiB."""
 USER_AGENT = f"pacspace-python-async/{__version__}"
-_MS_THRESHOLD = 1000
 _KEY = re.compile(r"^[\x21-\x7e]{1,512}$")
 
 
@@ -64,7 +115,7 @@ class ClientConfig:
         base_url: str | None,
         sandbox_url: str | None,
         production_url: str | None,
-        timeout: float | httpx.Timeout | None,
+        timeout: Timeout | None,
         max_retries: int,
         chain_id: int | None,
         credit_pool_id: int | None,
@@ -120,7 +171,7 @@ class ClientConfig:
         return cls(
             api_key=key,
             base_url=url,
-            timeout=_timeout(timeout),
+            timeout=client_timeout(timeout, DEFAULT_TIMEOUT),
             max_retries=max_retries,
             chain_id=chain_id,
             credit_pool_id=credit_pool_id,
@@ -138,20 +189,6 @@ def _by_prefix(key: str, sandbox_url: str | None, production_url: str | None) ->
     if key.startswith("pk_test_"):
         return sandbox_url or DEFAULT_PRODUCTION_URL
     return production_url or DEFAULT_PRODUCTION_URL
-
-
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
-    """Seconds; an int of 1000 or more is the official client's milliseconds (30_000)."""
-    if value is None:
-        return httpx.Timeout(DEFAULT_TIMEOUT)
-    if isinstance(value, httpx.Timeout):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValidationError(
-            f"timeout must be a number of seconds > 0, not {value!r}", field="timeout"
-        )
-    seconds = value / 1000 if isinstance(value, int) and value >= _MS_THRESHOLD else float(value)
-    return httpx.Timeout(seconds)
 
 
 def _proxy(proxy: str | None, scheme: str, host: str) -> str | None:

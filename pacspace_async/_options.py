@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from typing_extensions import TypedDict
 
 from . import _json
 from ._errors import InvalidScopeCombinationError, ValidationError
+from ._time import Duration, from_ms, iso_z, parse_iso, seconds
 
 __all__ = [
     "Amount",
@@ -36,7 +37,7 @@ Amount = int | float | str | Decimal
 class RequestOverrides(TypedDict, total=False):
     """Per-call overrides of the client's request settings."""
 
-    timeout: float
+    timeout: Duration
     max_retries: int
     idempotency_key: str
     extra_headers: Mapping[str, str]
@@ -141,9 +142,9 @@ class RequestOptions:
             timeout = merged.pop("timeout", None)
             timeout_ms = merged.pop("timeout_ms", None)
             if timeout is None and timeout_ms is not None:
-                timeout = positive_number(timeout_ms, "timeout") / 1000
+                timeout = seconds(from_ms(timeout_ms, "timeout"), "timeout")
             elif timeout is not None:
-                timeout = positive_number(timeout, "timeout")
+                timeout = seconds(timeout, "timeout")
         max_retries = merged.pop("max_retries", None)
         if max_retries is not None and (
             not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
@@ -307,12 +308,10 @@ def utc_iso(value: Any, field: str) -> str:
     client's); ``datetime`` values become UTC with a ``Z`` (naive ones are taken as UTC).
     """
     if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     if isinstance(value, str) and value.strip():
-        raw = value.strip()
         try:
-            datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+            parse_iso(value)
         except ValueError:
             pass
         else:

@@ -34,12 +34,13 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ._aio import running_loop
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
 from ._retry import is_retryable
+from ._time import parse_iso
 from .types import RecordStatus
 
 __all__ = ["Waiter"]
@@ -347,10 +348,9 @@ def _instant(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _internal(watch: _Watch, exc: Exception) -> PacSpaceError:

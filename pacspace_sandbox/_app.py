@@ -213,8 +213,13 @@ def create_app(ledger: Ledger) -> Starlette:
     async def receipt_pdf_route(request: Request) -> Response:
         row = ledger.find_receipt(request.path_params["receipt_id"])
         document = answers.receipt_document(row, ledger.clock(), _base(request))
+        try:
+            pdf = receipt_pdf(document)
+        except ModuleNotFoundError:
+            message = 'Receipt PDFs need the sandbox extra: pip install "pacspace[sandbox]"'
+            return failure(LedgerError(501, "NOT_IMPLEMENTED", message))
         return Response(
-            receipt_pdf(document),
+            pdf,
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{row["receipt_id"]}.pdf"'},
         )

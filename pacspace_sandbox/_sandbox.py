@@ -8,7 +8,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import uvicorn
 
 from ._app import create_app
 from ._config import SandboxConfig
@@ -63,6 +62,14 @@ class SandboxServer:
 
     def __init__(self, sandbox: Sandbox, host: str, port: int, **options: Any) -> None:
         self.sandbox = sandbox
+        try:
+            import uvicorn
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "Serving the sandbox on a port needs the sandbox extra "
+                f'({exc.name} is missing): pip install "pacspace[sandbox]"',
+                name=exc.name,
+            ) from None
         options.setdefault("log_level", "warning")
         options.setdefault("lifespan", "off")
         self._config = uvicorn.Config(sandbox.app, host=host, port=port, **options)

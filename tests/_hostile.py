@@ -17,7 +17,8 @@ Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
 
 def envelope_answer(
-    body: bytes = b'{"success":true,"data":{"used":1}}', status: str = "200 OK"
+    body: bytes = b'{"success":true,"data":{"used":1,"recordId":"r","status":"QUEUED"}}',
+    status: str = "200 OK",
 ) -> bytes:
     return (
         f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
 import pytest
 
 import pacspace_async
+import pacspace_sync
 from pacspace_async import PacSpace
 
 
@@ -33,9 +38,44 @@ def test_prefix_detection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_timeout_units() -> None:
     assert PacSpace("pk_test_a.b", timeout=5)._config.timeout.read == 5
-    assert (
-        PacSpace("pk_test_a.b", timeout=30_000)._config.timeout.read == 30
-    )  # the official client's ms
+    # Keyword timeouts are seconds whatever the value: no threshold switches the unit.
+    assert PacSpace("pk_test_a.b", timeout=999)._config.timeout.read == 999
+    with pytest.warns(UserWarning, match="seconds"):
+        assert PacSpace("pk_test_a.b", timeout=1000)._config.timeout.read == 1000
+    with pytest.warns(UserWarning, match="seconds"):
+        assert PacSpace("pk_test_a.b", timeout=1000.0)._config.timeout.read == 1000
+    assert PacSpace("pk_test_a.b", timeout=timedelta(milliseconds=1500))._config.timeout.read == 1.5
+    split = httpx.Timeout(5, connect=1)
+    assert PacSpace("pk_test_a.b", timeout=split)._config.timeout is split
+    # The seed-style constructor keeps pacspace-sdk's milliseconds, for every value.
+    assert PacSpace.init("pk_test_a.b", timeout=30_000)._config.timeout.read == 30
+    assert PacSpace.init("pk_test_a.b", timeout=999)._config.timeout.read == 0.999
+    assert PacSpace.init("pk_test_a.b", timeout=timedelta(seconds=2))._config.timeout.read == 2
+    with pytest.raises(pacspace_async.ValidationError) as caught:
+        PacSpace("pk_test_a.b", timeout=0)
+    assert caught.value.field == "timeout"
+
+
+def test_the_blocking_init_reads_milliseconds_too() -> None:
+    with pacspace_sync.PacSpace.init("pk_test_a.b", timeout=30_000) as pac:
+        assert pac._runtime.client()._config.timeout.read == 30
+    with pacspace_sync.PacSpace("pk_test_a.b", timeout=30) as pac:
+        assert pac._runtime.client()._config.timeout.read == 30
+
+
+async def test_per_call_and_wait_durations_have_one_unit_each(
+    client_factory: Callable[..., PacSpace],
+) -> None:
+    pac = client_factory()
+    delta = await pac.balance.emit("c", 1, "r", timeout=timedelta(seconds=5))
+    done = await pac.balance.wait_for_verified(
+        delta.record_id, timeout=timedelta(seconds=5), poll_interval=timedelta(seconds=1)
+    )
+    assert done.status == "VERIFIED"
+    # An options dict speaks milliseconds, as pacspace-sdk's did.
+    await pac.balance.emit("c", 1, "r", {"timeout": 5000})
+    with pytest.raises(pacspace_async.ValidationError, match="poll_interval"):
+        await pac.balance.wait_for_verified(delta.record_id, poll_interval=timedelta(0))
 
 
 def test_auto_backend_prefers_aiohttp_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:

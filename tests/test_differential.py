@@ -37,6 +37,12 @@ def canned(path: str) -> dict[str, Any]:
         "deliveries": [],
         "gaps": [],
         "proofRoot": "0x1",
+        "computedBalance": 0,
+        "neutralBalance": 0,
+        "matchesYours": True,
+        "matchesTheirs": True,
+        "verified": True,
+        "customerId": "c",
     }
     return {"success": True, "data": data}
 

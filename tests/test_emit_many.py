@@ -89,7 +89,9 @@ async def test_each_item_keeps_its_own_idempotency_key() -> None:
         attempts[key] = attempts.get(key, 0) + 1
         if attempts[key] == 1:
             raise httpx.RemoteProtocolError("dropped")
-        return httpx.Response(201, json={"success": True, "data": {"recordId": key}})
+        return httpx.Response(
+            201, json={"success": True, "data": {"recordId": key, "status": "QUEUED"}}
+        )
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     async with PacSpace("pk_test_a.b", base_url="https://api.test", http_client=http) as pac:

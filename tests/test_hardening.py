@@ -32,7 +32,11 @@ async def drip_head(request: bytes, writer: asyncio.StreamWriter) -> None:
 
 
 async def drip_body(request: bytes, writer: asyncio.StreamWriter) -> None:
-    answer = envelope_answer(b'{"success":true,"data":{"used":1,"pad":"' + b"x" * 200 + b'"}}')
+    answer = envelope_answer(
+        b'{"success":true,"data":{"used":1,"recordId":"r","status":"QUEUED","pad":"'
+        + b"x" * 200
+        + b'"}}'
+    )
     head, _, body = answer.partition(b"\r\n\r\n")
     writer.write(head + b"\r\n\r\n")
     for byte in body:

@@ -27,7 +27,10 @@ async def test_amounts_travel_exactly(
     pac: PacSpace, mock_api: respx.MockRouter, given: object, wire: str
 ) -> None:
     route = mock_api.post("/api/v1/balance/delta").respond(
-        201, content=b'{"success":true,"data":{"recordId":"r","delta":' + wire.encode() + b"}}"
+        201,
+        content=b'{"success":true,"data":{"recordId":"r","status":"QUEUED","delta":'
+        + wire.encode()
+        + b"}}",
     )
     result = await pac.balance.emit("c", given, "r")  # type: ignore[arg-type]
     body = route.calls.last.request.content.decode()
@@ -59,16 +62,18 @@ def test_wire_names_read_like_the_official_dicts() -> None:
     assert dict(result)["recordId"] == "r1"
     with pytest.raises(KeyError):
         result["nope"]
-    derived = DerivedBalance.model_validate({"deltasCount": 3})
+    derived = DerivedBalance.model_validate({"computedBalance": 0, "deltasCount": 3})
     assert (derived.get("deltaCount") or derived.get("deltasCount")) == 3 and derived.count == 3
 
 
 def test_unknown_status_is_kept_not_rejected() -> None:
     status = RecordStatus.model_validate({"recordId": "r", "status": "anchoring"})
     assert status.status == "ANCHORING" and not status.is_terminal
-    assert RecordStatus.model_validate({"status": "failed"}).is_terminal
+    assert RecordStatus.model_validate({"recordId": "r", "status": "failed"}).is_terminal
 
 
 def test_to_dict_keeps_decimals() -> None:
-    result = EmitResult.model_validate(json.loads('{"recordId": "r", "delta": 1}'))
-    assert result.to_dict() == {"recordId": "r", "delta": Decimal(1)}
+    result = EmitResult.model_validate(
+        json.loads('{"recordId": "r", "status": "QUEUED", "delta": 1}')
+    )
+    assert result.to_dict() == {"recordId": "r", "status": "QUEUED", "delta": Decimal(1)}

@@ -47,7 +47,8 @@ def loop_threads() -> list[threading.Thread]:
 
 
 def test_generated_file_is_fresh() -> None:
-    assert _codegen.OUTPUT.read_text() == _codegen.render(), "run: python -m pacspace_sync._codegen"
+    expected = _codegen.formatted(_codegen.render())
+    assert _codegen.OUTPUT.read_text() == expected, "run: python -m pacspace_sync._codegen"
 
 
 def _public(cls: type) -> dict[str, Any]:

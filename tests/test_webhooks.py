@@ -282,3 +282,32 @@ def test_trigger_command_sends_a_signed_sample() -> None:
     assert done.returncode == 0, done.stderr
     assert "HTTP 204" in done.stdout and received[0].data.receipt_id == "rcpt_sample"
     assert wrong.returncode == 1 and "HTTP 400" in wrong.stdout
+
+
+def test_a_client_without_a_secret_still_has_webhooks_that_say_how_to_set_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PACSPACE_WEBHOOK_SECRET", raising=False)
+    for pac in (PacSpace("pk_test_a.b"), pacspace_sync.PacSpace("pk_test_a.b")):
+        hooks = pac.webhooks
+        assert hooks is not None and not hooks and not hooks.configured
+        with pytest.raises(WebhookVerificationError) as caught:
+            hooks.verify_from_headers({"X-PacSpace-Signature": "v1=00"}, b"{}")
+        assert caught.value.reason == "missing_secret"
+        assert "PACSPACE_WEBHOOK_SECRET" in str(caught.value)
+        with pytest.raises(WebhookVerificationError):
+            hooks.sign({"event": "delta.verified"})
+    configured = PacSpace("pk_test_a.b", webhook_secret="whsec_1").webhooks
+    assert configured and configured.configured
+
+
+async def test_an_endpoint_without_a_secret_answers_500_so_the_delivery_comes_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PACSPACE_WEBHOOK_SECRET", raising=False)
+    app = webhook_endpoint(PacSpace("pk_test_a.b").webhooks)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as http:
+        answer = await http.post("/", content=b"{}", headers={"X-PacSpace-Signature": "v1=0"})
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "missing_secret"}

@@ -1,7 +1,9 @@
 """Resources: each turns a call into a request and an answer into a model."""
 
 from ._balance import Balance
+from ._common import WaitOverrides
 from ._customers import Customers
+from ._many import EmitItem, EmitOutcome
 from ._receipts import Receipts
 
-__all__ = ["Balance", "Customers", "Receipts"]
+__all__ = ["Balance", "Customers", "EmitItem", "EmitOutcome", "Receipts", "WaitOverrides"]

@@ -20,6 +20,7 @@ from typing_extensions import Unpack
 from .. import _options as opt
 from .._errors import ValidationError
 from .._options import Amount, RequestOptions, RequestOverrides
+from .._time import Duration, from_ms, iso_z, seconds
 from .._transport import Transport, query, segment
 from .._waiter import Waiter
 from ..summaries import Meter, SummaryQueue
@@ -252,8 +253,8 @@ class Balance:
         reference_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         adjusts: Mapping[str, Any] | str | None = None,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
+        timeout: Duration | None = None,
+        poll_interval: Duration | None = None,
         **request: Unpack[WaitOverrides],
     ) -> RecordStatus:
         """Emit, then wait until the delta is ``VERIFIED`` or ``FAILED``.
@@ -308,8 +309,8 @@ class Balance:
         record_id: str,
         options: Mapping[str, Any] | None = None,
         *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
+        timeout: Duration | None = None,
+        poll_interval: Duration | None = None,
     ) -> RecordStatus:
         """Wait until a recorded delta is ``VERIFIED`` or ``FAILED``.
 
@@ -789,25 +790,18 @@ async def submit_batch(
 
 
 def _wait_settings(
-    merged: dict[str, Any], timeout: float | None, poll_interval: float | None
+    merged: dict[str, Any], timeout: Duration | None, poll_interval: Duration | None
 ) -> tuple[float, float]:
+    """Keyword durations are seconds (or a ``timedelta``); the options dict's are ms."""
     ms_timeout = merged.pop("timeout_ms", None)
     ms_interval = merged.pop("poll_interval_ms", None)
     if timeout is None:
-        timeout = (
-            DEFAULT_WAIT_TIMEOUT
-            if ms_timeout is None
-            else opt.positive_number(ms_timeout, "timeout") / 1000
-        )
+        timeout = DEFAULT_WAIT_TIMEOUT if ms_timeout is None else from_ms(ms_timeout, "timeout")
     if poll_interval is None:
         poll_interval = (
-            DEFAULT_POLL_INTERVAL
-            if ms_interval is None
-            else opt.positive_number(ms_interval, "pollInterval") / 1000
+            DEFAULT_POLL_INTERVAL if ms_interval is None else from_ms(ms_interval, "pollInterval")
         )
-    return opt.positive_number(timeout, "timeout"), opt.positive_number(
-        poll_interval, "poll_interval"
-    )
+    return seconds(timeout, "timeout"), seconds(poll_interval, "poll_interval")
 
 
 def _maybe(merged: Mapping[str, Any], key: str, check: Any) -> Any:
@@ -821,7 +815,9 @@ def _maybe_amount(merged: Mapping[str, Any], key: str, field: str) -> Decimal | 
 
 
 def _custom(options: Mapping[str, Any] | None, start: datetime, end: datetime) -> dict[str, Any]:
-    def iso(moment: datetime) -> str:
-        return moment.isoformat().replace("+00:00", "Z")
-
-    return {**(options or {}), "timePreset": "custom", "startDate": iso(start), "endDate": iso(end)}
+    return {
+        **(options or {}),
+        "timePreset": "custom",
+        "startDate": iso_z(start),
+        "endDate": iso_z(end),
+    }

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import _options as opt
 from .._errors import ValidationError
+from .._time import iso_z, parse_iso
 from ._stores._base import Draft
 
 __all__ = ["INVALID", "iso", "normalize", "parse_iso", "window_for"]
@@ -32,19 +33,15 @@ def _invalid(field: str, message: str) -> ValidationError:
     return ValidationError(f"{field} {message}", 0, INVALID, field=field)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+iso = iso_z
 
 
 def _instant(value: Any, field: str) -> str:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            moment = datetime.fromisoformat(text)
+            moment = parse_iso(value)
         except ValueError:
             raise _invalid(field, f"must be an ISO-8601 timestamp, not {value!r}") from None
     else:
@@ -118,7 +115,3 @@ def normalize(
         reference_id=ref.strip() if isinstance(ref, str) else None,
         queued_at=iso(datetime.fromtimestamp(now, timezone.utc)),
     )
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -13,7 +13,7 @@ from ._balance import (
     EmitResult,
     RecordStatus,
 )
-from ._base import APIModel, Status
+from ._base import APIModel, CheckpointStatus, DeliveryStatus, DeltaStatus, Status
 from ._records import (
     Customer,
     CustomerList,
@@ -46,11 +46,14 @@ __all__ = [
     "BatchResult",
     "Checkpoint",
     "CheckpointList",
+    "CheckpointStatus",
     "CompareReport",
     "Customer",
     "CustomerList",
     "CustomerSummary",
     "DashboardCustomer",
+    "DeliveryStatus",
+    "DeltaStatus",
     "DerivedBalance",
     "DiscrepancyReport",
     "DiscrepancyWindow",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ._base import APIModel, Status
+from ._base import APIModel, CheckpointStatus, DeltaStatus
 
 __all__ = [
     "BatchItemResult",
@@ -24,9 +24,9 @@ TERMINAL_STATUSES = frozenset({"VERIFIED", "FAILED"})
 
 
 class _Delta(APIModel):
-    record_id: str | None = None
+    record_id: str
+    status: DeltaStatus
     receipt_id: str | None = None
-    status: Status | None = None
     customer_id: str | None = None
     delta: Decimal | None = None
     reason: str | None = None
@@ -58,7 +58,7 @@ class RecordStatus(_Delta):
 
 class BatchItemResult(APIModel):
     index: int
-    status: Status | None = None
+    status: DeltaStatus
     idempotent: bool | None = None
     error: str | None = None
     record_id: str | None = None
@@ -77,7 +77,7 @@ class Checkpoint(APIModel):
     customer_id: str | None = None
     proof_root: str | None = None
     delta_count: int | None = None
-    status: Status | None = None
+    status: CheckpointStatus | None = None
     computed_balance: Decimal | None = None
     period: str | None = None
     window_start: str | None = None
@@ -87,8 +87,8 @@ class Checkpoint(APIModel):
 
 
 class DerivedBalance(APIModel):
+    computed_balance: Decimal
     customer_id: str | None = None
-    computed_balance: Decimal | None = None
     starting_balance: Decimal | None = None
     delta_count: int | None = None
     deltas_count: int | None = None
@@ -120,12 +120,12 @@ class DiscrepancyReport(APIModel):
 
 
 class CompareReport(APIModel):
+    neutral_balance: Decimal
+    matches_yours: bool
+    matches_theirs: bool
     customer_id: str | None = None
-    neutral_balance: Decimal | None = None
     your_balance: Decimal | None = None
     their_balance: Decimal | None = None
-    matches_yours: bool | None = None
-    matches_theirs: bool | None = None
     discrepancy_report: DiscrepancyReport | None = None
 
     @property

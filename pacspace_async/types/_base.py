@@ -9,24 +9,46 @@ adds that we do not know yet are kept and readable by their wire name.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
 from .._errors import PacSpaceError
 
-__all__ = ["APIModel", "Status"]
+__all__ = ["APIModel", "CheckpointStatus", "DeliveryStatus", "DeltaStatus", "Status"]
 
 
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+def _status(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a status is a string")
+    return value.upper()
+
+
 Status = Annotated[str, BeforeValidator(_upper)]
 """A status as the server sent it, upper-cased. Unknown values are kept, never rejected."""
+
+# Every status field is upper-cased, whatever the server's case. Type checkers see the
+# values the service documents; a value it adds later is kept as sent (upper-cased), never
+# rejected, so compare with ``==`` rather than exhaustively matching.
+DeltaStatus = Annotated[
+    Literal["QUEUED", "PROCESSING", "VERIFIED", "FAILED"], PlainValidator(_status)
+]
+"""A delta's status: ``QUEUED`` and ``PROCESSING`` until ``VERIFIED`` or ``FAILED``."""
+
+CheckpointStatus = Annotated[Literal["PENDING", "VERIFIED", "FAILED"], PlainValidator(_status)]
+"""A checkpoint's status."""
+
+DeliveryStatus = Annotated[
+    Literal["PENDING", "SENDING", "DELIVERED", "FAILED"], PlainValidator(_status)
+]
+"""A webhook delivery's status."""
 
 
 class APIModel(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ._base import APIModel, Status
+from ._base import APIModel, DeliveryStatus, DeltaStatus
 
 __all__ = [
     "Customer",
@@ -55,7 +55,7 @@ class ReceiptDocument(APIModel):
     amount: Decimal | None = None
     reason: str | None = None
     reference_id: str | None = None
-    status: Status | None = None
+    status: DeltaStatus | None = None
     proof_hash: str | None = None
     created_at: str | None = None
     verified_at: str | None = None
@@ -69,12 +69,17 @@ class Pagination(APIModel):
     total_pages: int | None = None
 
 
-class CustomerSummary(APIModel):
-    customer_id: str | None = None
+class _CustomerFields(APIModel):
     display_name: str | None = None
     computed_balance: Decimal | None = None
     total_deltas: int | None = None
     last_activity_at: str | None = None
+
+
+class CustomerSummary(_CustomerFields):
+    """One customer in a list."""
+
+    customer_id: str
 
 
 class CustomerList(APIModel):
@@ -87,7 +92,10 @@ class RecentActivity(APIModel):
     pagination: Pagination | None = None
 
 
-class Customer(CustomerSummary):
+class Customer(_CustomerFields):
+    """One customer, with its recent activity (the answer may not repeat the id)."""
+
+    customer_id: str | None = None
     recent_activity: RecentActivity | None = None
 
 
@@ -113,9 +121,9 @@ class Gaps(APIModel):
 
 
 class WebhookDelivery(APIModel):
-    event_id: str | None = None
+    event_id: str
+    status: DeliveryStatus
     event: str | None = None
-    status: Status | None = None
     attempts: int | None = None
     url: str | None = None
     last_error: str | None = None
@@ -129,8 +137,8 @@ class WebhookDeliveryList(APIModel):
 
 
 class Verification(APIModel):
+    verified: bool
     proof_root: str | None = None
-    verified: bool | None = None
     source: str | None = None
     db: dict[str, Any] | None = None
     chain: dict[str, Any] | None = None

@@ -69,7 +69,9 @@ def webhook_endpoint(
         try:
             event = webhooks.verify_from_headers(headers, body, tolerance)
         except WebhookVerificationError as exc:
-            await _answer(send, 400, f'{{"error":"{exc.reason}"}}'.encode())
+            # No secret is our misconfiguration, not a bad delivery: 500, so it comes again.
+            status = 500 if exc.reason == "missing_secret" else 400
+            await _answer(send, status, f'{{"error":"{exc.reason}"}}'.encode())
             return
         handler = table.get(event.event) or table.get("*")
         if handler is not None:

@@ -70,6 +70,35 @@ class Webhooks:
         self._replay = replay_store
         self._on_event = on_event
 
+    @classmethod
+    def _unconfigured(cls, on_event: Callable[[WebhookEvent], None] | None = None) -> Webhooks:
+        """A client's ``webhooks`` when no secret is configured: there, typed, and every
+        use raises a ``WebhookVerificationError`` (``reason="missing_secret"``) that says
+        how to configure one."""
+        webhooks = cls.__new__(cls)
+        webhooks._keys = []
+        webhooks._clock = time.time
+        webhooks._replay = None
+        webhooks._on_event = on_event
+        return webhooks
+
+    @property
+    def configured(self) -> bool:
+        """Whether a secret is set (a client without one still has ``webhooks``)."""
+        return bool(self._keys)
+
+    def __bool__(self) -> bool:
+        # ``if pac.webhooks:`` keeps meaning "a secret is configured", as when it was None.
+        return self.configured
+
+    def _require_secret(self) -> None:
+        if not self._keys:
+            raise _fail(
+                "missing_secret",
+                "No webhook secret is configured: pass webhook_secret=... to PacSpace(...) "
+                "or set PACSPACE_WEBHOOK_SECRET (from your PacSpace dashboard).",
+            )
+
     def __repr__(self) -> str:
         return f"Webhooks(secrets={len(self._keys)})"
 
@@ -77,6 +106,7 @@ class Webhooks:
         self, payload: Mapping[str, Any] | str | bytes, timestamp: int | None = None
     ) -> tuple[dict[str, str], bytes]:
         """Headers and body of a delivery signed with the first secret, for your tests."""
+        self._require_secret()
         body = (
             payload
             if isinstance(payload, bytes)
@@ -110,6 +140,7 @@ class Webhooks:
         ``event_id`` (the ``X-Event-ID`` header) is what a replay store remembers; the
         envelope's ``id`` is used when it is not given.
         """
+        self._require_secret()
         if not signature:
             raise _fail("missing_signature", "Missing X-PacSpace-Signature header.")
         if timestamp is None or timestamp == "":

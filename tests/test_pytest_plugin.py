@@ -1,0 +1,165 @@
+"""The pytest plugin as a user's project sees it, each run in a fresh pytest process.
+
+It costs nothing until a fixture is used, its fixtures work under pytest-asyncio's strict
+mode and under anyio's plugin, and the README's testing example runs verbatim on a plain
+install (the sandbox extra's modules hidden).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+# Runs pytest with some modules made unimportable, as on an install without an extra.
+HIDING = """
+import sys
+HIDDEN = set(sys.argv[1].split(",")) - {""}
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Hide())
+import pytest
+sys.exit(pytest.main(sys.argv[2:]))
+"""
+
+SANDBOX_EXTRA = "uvicorn,fpdf,rich,httptools,uvloop"
+STRICT = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def run(
+    tmp_path: Path, test: str, *args: str, hidden: str = SANDBOX_EXTRA, ini: str = STRICT
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "pytest.ini").write_text(ini)
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(test))
+    return subprocess.run(
+        [sys.executable, "-c", HIDING, hidden, "-q", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def readme_testing_example() -> str:
+    section = README.read_text().split("## Test your code against the sandbox", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def test_an_unrelated_test_suite_loads_nothing_heavy(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        """
+        import sys
+
+        def test_mine():
+            assert not {"starlette", "pacspace_async", "pacspace_sandbox._sandbox"} & set(sys.modules)
+        """,
+        hidden="starlette," + SANDBOX_EXTRA,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_the_readme_example_runs_verbatim_in_strict_mode(tmp_path: Path) -> None:
+    done = run(tmp_path, readme_testing_example())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_the_async_client_works_under_anyio(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        """
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_emit(pacspace_client, pacspace_sandbox):
+            meter = pacspace_client.balance.meter("1d", "api_calls")
+            meter.add("cust_1", 3)
+            delta = await pacspace_client.balance.emit("cust_1", 2, "usage")
+            assert delta.record_id
+
+        def test_the_meter_was_sent_at_teardown(pacspace_sandbox):
+            pass
+        """,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_teardown_sends_what_the_test_metered(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        """
+        import pytest
+
+        seen = {}
+
+        @pytest.fixture
+        def spy(pacspace_sandbox):
+            yield
+            rows = pacspace_sandbox.ledger.store.scalar("SELECT COUNT(*) FROM deltas")
+            seen["rows"] = rows
+
+        @pytest.mark.asyncio
+        async def test_meter(spy, pacspace_client):
+            pacspace_client.balance.meter("1d", "api_calls").add("cust_1", 3)
+
+        def test_after():
+            assert seen["rows"] == 1
+        """,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("scope", ["session", "function"])
+def test_the_client_survives_the_loop_scope(tmp_path: Path, scope: str) -> None:
+    done = run(
+        tmp_path,
+        f"""
+        import pytest
+
+        @pytest.mark.asyncio(loop_scope="{scope}")
+        async def test_wait(pacspace_client):
+            delta = await pacspace_client.balance.emit("cust_1", 2, "usage")
+            assert delta.record_id
+        """,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_every_fixture_says_what_it_is(tmp_path: Path) -> None:
+    done = run(tmp_path, "", "--fixtures")
+    out = done.stdout
+    for name in (
+        "pacspace_sandbox_config",
+        "pacspace_sandbox",
+        "pacspace_client",
+        "pacspace_sync_client",
+        "pacspace_server",
+    ):
+        block = out.split(f"\n{name} ", 1)
+        assert len(block) == 2, f"{name} missing from --fixtures"
+        assert "no docstring available" not in block[1].split("\n\n", 1)[0], name
+
+
+def test_a_fixture_that_needs_the_extra_says_what_to_install(tmp_path: Path) -> None:
+    done = run(tmp_path, "def test_mine(pacspace_server):\n    pass\n")
+    assert done.returncode != 0
+    assert 'pip install "pacspace[sandbox]"' in done.stdout + done.stderr

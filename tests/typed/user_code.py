@@ -1,0 +1,48 @@
+"""A user's typed module: it must pass ``mypy --strict`` and pyright against the SDK.
+
+Checked by ``tests/test_typing.py``; never imported by the test run itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pacspace_async
+import pacspace_sync
+from pacspace_async import ClientOptions, PacSpace, WebhookEvent, WebhookVerificationError
+from pacspace_async.types import DeltaStatus, EmitResult, RecordStatus
+
+
+async def record(pac: PacSpace) -> Decimal:
+    emitted: EmitResult = await pac.balance.emit("cust_1", Decimal("-4.5"), "usage")
+    status: DeltaStatus = emitted.status
+    if status == "FAILED":
+        return Decimal(0)
+    verified: RecordStatus = await pac.balance.wait_for_verified(
+        emitted.record_id, timeout=timedelta(seconds=30)
+    )
+    assert verified.is_terminal
+    balance = await pac.balance.derive("cust_1")
+    report = await pac.balance.compare("cust_1", yours=balance.computed_balance, theirs=0)
+    agreed: bool = report.matches_yours and report.matches_theirs
+    return balance.computed_balance if agreed else Decimal(0)
+
+
+def options() -> PacSpace:
+    settings: ClientOptions = {"timeout": 30_000, "http_backend": "httpx", "max_retries": 3}
+    return PacSpace.init("pk_test_a.b", **settings)
+
+
+def blocking(pac: pacspace_sync.PacSpace, body: bytes, headers: dict[str, str]) -> str:
+    try:
+        event: WebhookEvent = pac.webhooks.verify_from_headers(headers, body)
+    except WebhookVerificationError as err:
+        return err.reason
+    emitted = pac.balance.emit("cust_1", 3, "usage", reference_id="r1")
+    pac.balance.wait_for_verified(emitted.record_id)
+    return event.event
+
+
+def constructed() -> pacspace_async.PacSpace:
+    return PacSpace("pk_test_a.b", timeout=10, http_backend="aiohttp")
