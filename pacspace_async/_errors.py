@@ -4,6 +4,9 @@ Every error the SDK raises is a :class:`PacSpaceError`, so ``except PacSpaceErro
 always enough. The attributes mirror the official ``pacspace-sdk`` (``message``,
 ``status_code``, ``code``, ``request_path``, ``api_body``) so that code written for it keeps
 working; ``body`` is the parsed answer and ``retry_after`` the server's hint in seconds.
+``status_code`` is 0 when nothing was sent or no answer came (bad input is refused before
+anything leaves). Errors of one item of ``emit_many``/``emit_stream`` carry its ``index``
+and ``reference_id``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class PacSpaceError(Exception):
     """Base class of every SDK error."""
 
     default_code = "API_ERROR"
+    index: int | None = None
+    """The item's position in the input, for an error of one item of ``emit_many``."""
+    reference_id: str | None = None
+    """The item's ``referenceId``, when the failing call had one."""
 
     def __init__(
         self,
@@ -72,21 +79,34 @@ class PacSpaceError(Exception):
 
     def __repr__(self) -> str:
         where = f", path={self.request_path!r}" if self.request_path else ""
+        if self.index is not None:
+            where += f", index={self.index}"
+        if self.reference_id is not None:
+            where += f", reference_id={self.reference_id!r}"
         return (
             f"{type(self).__name__}({self.message!r}, status={self.status_code}, "
             f"code={self.code!r}{where})"
         )
 
+    def _for_item(self, index: int, reference_id: str | None) -> None:
+        """Name the item of a many-item call this error belongs to, in the message too."""
+        self.index = index
+        self.reference_id = reference_id
+        label = f"item {index}" + (f" (referenceId {reference_id!r})" if reference_id else "")
+        self.message = f"{label}: {self.message}"
+        self.args = (self.message,)
+
 
 class ValidationError(PacSpaceError, ValueError):
-    """Bad input: raised before anything is sent, or a 400 from the server."""
+    """Bad input: raised before anything is sent (``status_code`` 0), or a 400 from the
+    server. ``field`` names the argument or option at fault."""
 
     default_code = "VALIDATION_ERROR"
 
     def __init__(
         self,
         message: str,
-        status_code: int = 400,
+        status_code: int = 0,
         code: str | None = None,
         request_path: str | None = None,
         *,

@@ -373,6 +373,26 @@ class Balance:
             )
         )
 
+    def retry_failed(
+        self,
+        record: RecordStatus | EmitResult | str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> EmitResult:
+        """Emit a ``FAILED`` delta again, as a new record.
+
+        Emitting with the same ``referenceId`` returns the same FAILED record (that is what
+        makes emits safe to repeat), so a retry needs a new one: it is derived from the
+        failed record's id (``{referenceId}:retry:{recordId}``), so calling this twice for
+        the same failure still records one delta. Same customer, amount and reason; the
+        metadata carries ``retryOf``. ``record`` is a status or emit answer, or a record id
+        (then its status is fetched). Anything but ``FAILED`` is a ValidationError.
+        """
+        return self._runtime.run(
+            lambda c: c.balance.retry_failed(record, metadata=metadata, **request)
+        )
+
     def delta_status(
         self,
         record_id: str,

@@ -284,6 +284,46 @@ class Balance:
             started=time.monotonic(),
         )
 
+    async def retry_failed(
+        self,
+        record: RecordStatus | EmitResult | str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        **request: Unpack[RequestOverrides],
+    ) -> EmitResult:
+        """Emit a ``FAILED`` delta again, as a new record.
+
+        Emitting with the same ``referenceId`` returns the same FAILED record (that is what
+        makes emits safe to repeat), so a retry needs a new one: it is derived from the
+        failed record's id (``{referenceId}:retry:{recordId}``), so calling this twice for
+        the same failure still records one delta. Same customer, amount and reason; the
+        metadata carries ``retryOf``. ``record`` is a status or emit answer, or a record id
+        (then its status is fetched). Anything but ``FAILED`` is a ValidationError.
+        """
+        if isinstance(record, str):
+            record = await self.delta_status(record, **request)
+        if record.status != "FAILED":
+            raise ValidationError(
+                f"only a FAILED delta can be retried; {record.record_id} is {record.status}",
+                field="record",
+            )
+        if record.customer_id is None or record.delta is None or record.reason is None:
+            record = await self.delta_status(record.record_id, **request)
+        if record.customer_id is None or record.delta is None or record.reason is None:
+            raise ValidationError(
+                f"the status of {record.record_id} does not say its customer, amount and reason",
+                field="record",
+            )
+        base = record.reference_id or "delta"
+        return await self.emit(
+            record.customer_id,
+            record.delta,
+            record.reason,
+            reference_id=f"{base}:retry:{record.record_id}",
+            metadata={**(metadata or {}), "retryOf": record.record_id},
+            **request,
+        )
+
     async def delta_status(
         self,
         record_id: str,

@@ -55,6 +55,13 @@ def item_arguments(item: Any) -> dict[str, Any]:
     return arguments
 
 
+def _reference_of(item: Any) -> str | None:
+    if not isinstance(item, Mapping):
+        return None
+    value = item.get("referenceId", item.get("reference_id"))
+    return value if isinstance(value, str) else None
+
+
 async def stream(
     emit: Callable[..., Awaitable[EmitResult]],
     items: Iterable[EmitItem] | AsyncIterable[EmitItem],
@@ -66,20 +73,25 @@ async def stream(
         raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
     slots = asyncio.Semaphore(concurrency)
 
-    async def one(item: Any) -> EmitResult:
-        arguments = item_arguments(item)
-        async with slots:
-            return await emit(
-                arguments.pop("customer_id"),
-                arguments.pop("delta"),
-                arguments.pop("reason"),
-                **arguments,
-            )
+    async def one(index: int, item: Any) -> EmitResult:
+        try:
+            arguments = item_arguments(item)
+            async with slots:
+                return await emit(
+                    arguments.pop("customer_id"),
+                    arguments.pop("delta"),
+                    arguments.pop("reason"),
+                    **arguments,
+                )
+        except PacSpaceError as exc:
+            exc._for_item(index, _reference_of(item))
+            raise
 
     source: Any = items.__aiter__() if isinstance(items, AsyncIterable) else iter(items)
     is_async = isinstance(items, AsyncIterable)
     window: deque[asyncio.Task[EmitResult]] = deque()
     exhausted = False
+    position = 0
     try:
         while True:
             while not exhausted and len(window) < 2 * concurrency:
@@ -88,7 +100,8 @@ async def stream(
                 except (StopIteration, StopAsyncIteration):
                     exhausted = True
                     break
-                window.append(asyncio.ensure_future(one(item)))
+                window.append(asyncio.ensure_future(one(position, item)))
+                position += 1
             if not window:
                 return
             head = window.popleft()

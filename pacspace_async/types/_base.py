@@ -9,13 +9,14 @@ adds that we do not know yet are kept and readable by their wire name.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
+from .. import _json
 from .._errors import PacSpaceError
 
 __all__ = ["APIModel", "CheckpointStatus", "DeliveryStatus", "DeltaStatus", "Status"]
@@ -137,6 +138,29 @@ class APIModel(BaseModel):
     def __len__(self) -> int:
         return len(self.keys())
 
+    if not TYPE_CHECKING:  # type checkers keep seeing only the declared fields
+
+        def __getattr__(self, name: str) -> Any:
+            # A field the SDK does not model yet, by its snake_case name:
+            # ``result.sequence_number`` reads the server's ``sequenceNumber``.
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                extra = self.__pydantic_extra__
+                wire = to_camel(name)
+                if extra is not None and wire in extra:
+                    return extra[wire]
+                raise
+
     def to_dict(self) -> dict[str, Any]:
-        """The answer as plain data with wire names (amounts stay ``Decimal``)."""
+        """The answer as plain data with the wire's names; amounts stay exact ``Decimal``.
+
+        Fields the server did not send are left out, fields the SDK does not model kept.
+        """
         return self.model_dump(by_alias=True, exclude_none=True)
+
+    def to_json(self) -> str:
+        """The answer as JSON with the wire's names, amounts written as exact numbers
+        (``-42.5``, ``1234567890.123456789``): what ``json.dumps`` of the official
+        client's dict gave, without its float rounding."""
+        return _json.dumps(self.to_dict())
