@@ -6,6 +6,7 @@ checkpoint balances.
         verified = await pac.balance.wait_for_verified(delta.record_id)
 """
 
+from . import _telemetry
 from ._client import PacSpace
 from ._config import ClientOptions, HttpBackend
 from ._errors import (
@@ -32,6 +33,8 @@ from ._time import Duration, Timeout
 from ._version import __version__
 from .resources import EmitItem, EmitOutcome, WaitOverrides
 from .webhooks import WebhookEvent, Webhooks
+
+_telemetry.setup_logging()  # PACSPACE_LOG=debug|info prints the ``pacspace`` logger
 
 __all__ = [
     "Amount",

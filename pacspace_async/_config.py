@@ -149,8 +149,7 @@ class ClientConfig:
             )
         if parts.username or parts.password:
             raise ValidationError("base_url must not include credentials", field="base_url")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
+        max_retries = cls.retries(max_retries)
         for name, value in (("chain_id", chain_id), ("credit_pool_id", credit_pool_id)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 0
@@ -179,6 +178,12 @@ class ClientConfig:
             ssl_context=_ssl_context(verify),
             max_response_bytes=max_response_bytes,
         )
+
+    @staticmethod
+    def retries(value: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
+        return value
 
     @property
     def environment(self) -> str:

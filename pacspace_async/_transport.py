@@ -17,6 +17,7 @@ Three rules make retries safe:
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import uuid
@@ -58,10 +59,24 @@ from ._errors import (
 )
 from ._options import RequestOptions
 from ._retry import backoff, is_retryable, parse_retry_after
+from ._telemetry import log, route_of, telemetry
+from .types._raw import LAST_ANSWER, RawResponse
 
 __all__ = ["Transport", "query", "segment"]
 
-log = logging.getLogger("pacspace")
+
+class _Call:
+    """One logical request across its attempts: what its log lines and span report."""
+
+    __slots__ = ("attempts", "method", "reply", "route", "status")
+
+    def __init__(self, method: str, route: str) -> None:
+        self.method = method
+        self.route = route
+        self.attempts = 0
+        self.status = 0
+        self.reply: Reply | None = None
+
 
 PENDING_WAIT_LIMIT: Final = 60.0
 """How long a ``202 IDEMPOTENCY_PENDING`` is waited out before giving up (seconds)."""
@@ -120,14 +135,30 @@ class Transport:
         self._headers = {**common, "X-Api-Key": config.api_key}
         self._key_bytes = config.api_key.encode()
         self._paused_until = 0.0
-        self.closed = False
+        self._host = urlsplit(config.base_url).hostname or ""
+        self._closed = False
+        self._parent: Transport | None = None
 
     @property
     def backend(self) -> Backend:
         return self._backend
 
+    def with_config(self, config: ClientConfig) -> Transport:
+        """A transport on the same connections with other settings (``with_options``):
+        it never closes them, and is closed when this one is."""
+        twin = copy.copy(self)
+        twin.config = config
+        twin._timeout = config.timeout.as_dict()
+        twin._owns_backend = False
+        twin._parent = self
+        return twin
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or (self._parent is not None and self._parent.closed)
+
     async def aclose(self) -> None:
-        self.closed = True
+        self._closed = True
         if self._owns_backend:
             await self._backend.aclose()
 
@@ -156,16 +187,40 @@ class Transport:
         )
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
+        call = _Call(method, route_of(path))
+        with telemetry.request_span(method, call.route, self._host) as span:
+            try:
+                data = await self._retried(call, retries, url, path, headers, content, timeout, raw)
+            except PacSpaceError as exc:
+                telemetry.request_done(span, call.route, exc.status_code, call.attempts, exc.code)
+                raise
+            telemetry.request_done(span, call.route, call.status, call.attempts, None)
+        if call.reply is not None:
+            headers = {k.lower(): v for k, v in call.reply.headers.items()}
+            LAST_ANSWER.set(RawResponse(call.reply.status_code, headers))
+        return data
+
+    async def _retried(
+        self,
+        call: _Call,
+        retries: int,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
+        raw: bool,
+    ) -> Any:
+        args = (call, url, path, headers, content, timeout, raw)
         try:
-            return await self._attempt(method, url, path, headers, content, timeout, raw)
+            return await self._once(*args)
         except PacSpaceError as exc:
             if retries == 0 or not is_retryable(exc):
                 raise
             first = exc
-        log.info("retrying %s %s after %s", method, path, first.code)
         await sleep(backoff(1, first))
         if retries == 1:
-            return await self._attempt(method, url, path, headers, content, timeout, raw)
+            return await self._once(*args)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retries),
             wait=_wait_after_first,
@@ -173,7 +228,56 @@ class Transport:
             sleep=sleep,
             reraise=True,
         )
-        return await retrying(self._attempt, method, url, path, headers, content, timeout, raw)
+        return await retrying(self._once, *args)
+
+    async def _once(
+        self,
+        call: _Call,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
+        raw: bool,
+    ) -> Any:
+        """One attempt: send, read, judge; logged as one line."""
+        call.attempts += 1
+        started = time.perf_counter()
+        try:
+            reply = await self._attempt(
+                method=call.method,
+                url=url,
+                path=path,
+                headers=headers,
+                content=content,
+                timeout=timeout,
+            )
+            call.status = reply.status_code
+            data = self._answer(reply, path, raw)
+        except PacSpaceError as exc:
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s -> %s %s (attempt %d, %.1f ms)%s",
+                    call.method,
+                    call.route,
+                    exc.status_code or "no answer",
+                    exc.code,
+                    call.attempts,
+                    (time.perf_counter() - started) * 1000,
+                    "; may retry" if is_retryable(exc) else "",
+                )
+            raise
+        call.reply = reply
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s -> %d (attempt %d, %.1f ms)",
+                call.method,
+                call.route,
+                reply.status_code,
+                call.attempts,
+                (time.perf_counter() - started) * 1000,
+            )
+        return data
 
     def _headers_for(
         self, method: str, options: RequestOptions, authenticated: bool
@@ -195,14 +299,15 @@ class Transport:
 
     async def _attempt(
         self,
+        *,
         method: str,
         url: str,
         path: str,
         headers: dict[str, str],
         content: bytes | None,
         timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
-        raw: bool,
-    ) -> Any:
+    ) -> Reply:
+        """Send and read one answer, waiting out ``202 IDEMPOTENCY_PENDING``."""
         deadline = time.monotonic() + PENDING_WAIT_LIMIT
         # One attempt, end to end (connect, send, headers, body), within the timeout: a
         # server dripping bytes cannot hold a call longer than that.
@@ -251,7 +356,6 @@ class Transport:
                     "INVALID_RESPONSE",
                     path,
                 ) from None
-            log.debug("%s %s -> %d", method, path, response.status_code)
             if 300 <= response.status_code < 400:
                 location = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
                 raise PacSpaceError(
@@ -264,7 +368,7 @@ class Transport:
                 )
             pending = self._pending_for(response)
             if pending is None:
-                return self._answer(response, path, raw)
+                return response
             remaining = deadline - time.monotonic()
             if remaining <= 0 or pending > remaining:
                 raise PacSpaceError(

@@ -197,6 +197,14 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
         params, args, _ = _signature(cls.__init__, imports)
         lines.append(f"    def __init__({params}) -> None:\n")
         lines.append(f"        self._runtime = Runtime(lambda: _AsyncPacSpace({args}))\n")
+        lines.append("        self._attach()\n\n")
+        lines.append("    @classmethod\n")
+        lines.append("    def _from_runtime(cls, runtime: Runtime) -> PacSpace:\n")
+        lines.append("        client = cls.__new__(cls)\n")
+        lines.append("        client._runtime = runtime\n")
+        lines.append("        client._attach()\n")
+        lines.append("        return client\n\n")
+        lines.append("    def _attach(self) -> None:\n")
         lines.append("        self._finalizer = weakref.finalize(self, self._runtime.close)\n")
     else:
         lines.append("    def __init__(self, runtime: Runtime) -> None:\n")
@@ -244,6 +252,12 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
             continue
         lines.append(f"    def {mname}({params}) -> {returns}:\n")
         lines.append(_doc(func, "        "))
+        if cls is PacSpace and returns == "PacSpace":
+            # A derived client (``with_options``): a blocking client on a derived runtime.
+            lines.append(
+                f"        return PacSpace._from_runtime(self._runtime.derived(lambda c: {target}))\n\n"
+            )
+            continue
         if inspect.iscoroutinefunction(func):
             lines.append(f"        return self._runtime.run(lambda c: {target})\n\n")
         else:

@@ -58,6 +58,7 @@ from pacspace_async.types import (
     CompareReport,
     Customer,
     CustomerList,
+    CustomerSummary,
     DashboardCustomer,
     DeadLetter,
     DerivedBalance,
@@ -71,6 +72,7 @@ from pacspace_async.types import (
     RecordStatus,
     Usage,
     Verification,
+    WebhookDelivery,
     WebhookDeliveryList,
 )
 from pacspace_sync._runtime import Runtime
@@ -610,6 +612,30 @@ class Balance:
             )
         )
 
+    def iter_checkpoints(
+        self,
+        *,
+        customer_id: str | None = None,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        page_size: int = 100,
+        **request: Unpack[RequestOverrides],
+    ) -> Iterator[Checkpoint]:
+        """Every checkpoint of :meth:`list_checkpoints`, newest first, a page per request."""
+        return self._runtime.iterate(
+            lambda c: c.balance.iter_checkpoints(
+                customer_id=customer_id,
+                period=period,
+                time_preset=time_preset,
+                start_date=start_date,
+                end_date=end_date,
+                page_size=page_size,
+                **request,
+            )
+        )
+
     def receipt(
         self,
         customer_id: str,
@@ -670,6 +696,18 @@ class Balance:
         """Customers, optionally filtered by a search string; ``page`` starts at 1."""
         return self._runtime.run(
             lambda c: c.balance.customers(options, search=search, limit=limit, page=page, **request)
+        )
+
+    def iter_customers(
+        self,
+        *,
+        search: str | None = None,
+        page_size: int = 100,
+        **request: Unpack[RequestOverrides],
+    ) -> Iterator[CustomerSummary]:
+        """Every customer of :meth:`customers`, a page per request."""
+        return self._runtime.iterate(
+            lambda c: c.balance.iter_customers(search=search, page_size=page_size, **request)
         )
 
     def customer(
@@ -738,6 +776,20 @@ class Balance:
             )
         )
 
+    def iter_webhook_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        page_size: int = 100,
+        **request: Unpack[RequestOverrides],
+    ) -> Iterator[WebhookDelivery]:
+        """Every delivery of :meth:`list_webhook_deliveries`, a page per request."""
+        return self._runtime.iterate(
+            lambda c: c.balance.iter_webhook_deliveries(
+                status=status, page_size=page_size, **request
+            )
+        )
+
     def retry_webhook(
         self,
         event_id: str,
@@ -793,6 +845,16 @@ class PacSpace:
                 submission=submission,
             )
         )
+        self._attach()
+
+    @classmethod
+    def _from_runtime(cls, runtime: Runtime) -> PacSpace:
+        client = cls.__new__(cls)
+        client._runtime = runtime
+        client._attach()
+        return client
+
+    def _attach(self) -> None:
         self._finalizer = weakref.finalize(self, self._runtime.close)
         self.balance = Balance(self._runtime)
         self.customers = Customers(self._runtime)
@@ -817,6 +879,20 @@ class PacSpace:
         (``timeout=30_000`` is 30 s).
         """
         return cls(**_AsyncPacSpace._init_arguments(api_key, **options))
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, max_retries: int | None = None
+    ) -> PacSpace:
+        """This client with other request settings, on the same connection pool, waiter
+        and summary queue: ``await pac.with_options(timeout=5).balance.usage()``.
+
+        Cheap to make per call. Closing it does nothing; closing this client closes it.
+        """
+        return PacSpace._from_runtime(
+            self._runtime.derived(
+                lambda c: c.with_options(timeout=timeout, max_retries=max_retries)
+            )
+        )
 
     def verify(self, proof_root: str, source: str | None = None) -> Verification:
         """Check a proof root on the public verify endpoint (no API key is sent).

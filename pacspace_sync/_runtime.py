@@ -86,6 +86,11 @@ class Runtime:
 
                 loop_thread.run(finish())
 
+    def derived(self, make: Callable[[AsyncPacSpace], AsyncPacSpace]) -> Runtime:
+        """A runtime for a client made from this one's (``with_options``): it follows
+        this one across forks and leaves closing to it."""
+        return _Derived(self, make)
+
     def close(self) -> CloseReport | None:
         with self._lock:
             client, self._client = self._client, None
@@ -99,3 +104,25 @@ class Runtime:
             return None
         finally:
             loop_thread.release(generation)
+
+
+class _Derived(Runtime):
+    """The runtime of a ``with_options`` client: the parent's client, transformed."""
+
+    def __init__(self, parent: Runtime, make: Callable[[AsyncPacSpace], AsyncPacSpace]) -> None:
+        self._parent = parent
+        self._make = make
+        self._lock = threading.Lock()
+        self._source: AsyncPacSpace | None = None
+        self._client = None
+        self.closed = False
+
+    def client(self) -> AsyncPacSpace:
+        source = self._parent.client()  # raises CLIENT_CLOSED once the parent is closed
+        with self._lock:
+            if self._source is not source or self._client is None:
+                self._source, self._client = source, self._make(source)
+            return self._client
+
+    def close(self) -> CloseReport | None:
+        return None  # the parent owns the connections, the waiter and the summaries

@@ -1,8 +1,8 @@
 """One module per HTTP library: send bytes, read a bounded answer, map its own exceptions.
 
 The transport (policy) never knows which one it talks to. ``open_backend`` picks one:
-``"httpx"``, ``"aiohttp"`` (the extra), or ``"auto"`` (``PACSPACE_HTTP_BACKEND`` if set,
-else aiohttp when installed, else httpx).
+``"httpx"``, ``"aiohttp"`` (installed with the package), or ``"auto"``
+(``PACSPACE_HTTP_BACKEND`` if set, else aiohttp, else httpx where aiohttp is missing).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from typing_extensions import Unpack
 from .. import _options as opt
 from .._errors import ValidationError
 from .._options import Amount, RequestOptions, RequestOverrides
+from .._telemetry import telemetry
 from .._time import Duration, from_ms, iso_z, seconds
 from .._transport import Transport, query, segment
 from .._waiter import Waiter
@@ -32,6 +33,7 @@ from ..types import (
     CompareReport,
     Customer,
     CustomerList,
+    CustomerSummary,
     DeadLetter,
     DerivedBalance,
     EmitResult,
@@ -42,10 +44,12 @@ from ..types import (
     Receipt,
     RecordStatus,
     Usage,
+    WebhookDelivery,
     WebhookDeliveryList,
 )
 from ._common import WaitOverrides, keys
 from ._many import EmitItem, EmitOutcome, stream
+from ._pages import DEFAULT_PAGE_SIZE, by_offset, by_page
 from ._receipts import Receipts
 
 __all__ = ["Balance", "submit_batch"]
@@ -206,7 +210,9 @@ class Balance:
         ro = RequestOptions.take(merged)
         body = emit_body(customer_id, delta, reason, merged)
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
-        return EmitResult.from_answer(data)
+        result = EmitResult.from_answer(data)
+        telemetry.emitted(result.status)
+        return result
 
     async def emit_many(
         self,
@@ -618,6 +624,35 @@ class Balance:
         )
         return CheckpointList.from_answer(data)
 
+    async def iter_checkpoints(
+        self,
+        *,
+        customer_id: str | None = None,
+        period: str | None = None,
+        time_preset: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **request: Unpack[RequestOverrides],
+    ) -> AsyncIterator[Checkpoint]:
+        """Every checkpoint of :meth:`list_checkpoints`, newest first, a page per request."""
+
+        async def fetch(limit: int, offset: int) -> tuple[builtins.list[Checkpoint], int | None]:
+            page = await self.list_checkpoints(
+                customer_id=customer_id,
+                period=period,
+                time_preset=time_preset,
+                start_date=start_date,
+                end_date=end_date,
+                limit=limit,
+                offset=offset,
+                **request,
+            )
+            return page.checkpoints, page.total
+
+        async for checkpoint in by_offset(fetch, page_size):
+            yield checkpoint
+
     async def receipt(
         self,
         customer_id: str,
@@ -706,6 +741,23 @@ class Balance:
             "GET", f"/api/v1/balance/customers{query(params)}", options=ro
         )
         return CustomerList.from_answer(data)
+
+    async def iter_customers(
+        self,
+        *,
+        search: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **request: Unpack[RequestOverrides],
+    ) -> AsyncIterator[CustomerSummary]:
+        """Every customer of :meth:`customers`, a page per request."""
+
+        async def fetch(limit: int, page: int) -> tuple[builtins.list[CustomerSummary], int | None]:
+            answer = await self.customers(search=search, limit=limit, page=page, **request)
+            pages = answer.pagination.total_pages if answer.pagination is not None else None
+            return answer.customers, pages
+
+        async for customer in by_page(fetch, page_size):
+            yield customer
 
     async def customer(
         self,
@@ -802,6 +854,26 @@ class Balance:
             "GET", f"/api/v1/balance/webhooks{query(params)}", options=ro
         )
         return WebhookDeliveryList.from_answer(data)
+
+    async def iter_webhook_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **request: Unpack[RequestOverrides],
+    ) -> AsyncIterator[WebhookDelivery]:
+        """Every delivery of :meth:`list_webhook_deliveries`, a page per request."""
+
+        async def fetch(
+            limit: int, offset: int
+        ) -> tuple[builtins.list[WebhookDelivery], int | None]:
+            page = await self.list_webhook_deliveries(
+                status=status, limit=limit, offset=offset, **request
+            )
+            return page.deliveries, page.total
+
+        async for delivery in by_offset(fetch, page_size):
+            yield delivery
 
     async def retry_webhook(
         self,

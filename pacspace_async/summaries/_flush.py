@@ -23,6 +23,8 @@ from anyio import sleep, to_thread
 
 from .. import _json
 from .._errors import CadenceLimitError, PacSpaceError, ValidationError
+from .._telemetry import telemetry
+from .._time import parse_iso
 from ..types import BatchResult, FlushResult
 from ._settings import SubmissionOptions
 from ._stores import Claim, Store, Stored
@@ -125,6 +127,12 @@ class Flusher:
             outcome.replayed += bool(answer.idempotent)
         outcome.acked = len(acked)
         outcome.dead = await run_io(self._store, claim.settle, acked, refusals, [])
+        if telemetry.enabled:
+            now = time.time()
+            done = set(acked)
+            telemetry.delivered(
+                now - parse_iso(item.window_end).timestamp() for item in items if item.id in done
+            )
         for id_ in outcome.dead:
             log.warning(
                 "summary %d was refused %d times and moved to the dead letters "

@@ -75,6 +75,7 @@ class SummaryQueue:
         self._meters: list[Meter] = []
         self._record_ready = False
         self.dropped = 0
+        self._depth = 0
         self.revive: Callable[[], object] | None = None
         """Set by ``pacspace_sync``: brings a client back in a forked child."""
         self._reset_process_state()
@@ -243,10 +244,20 @@ class SummaryQueue:
         until = self._clock() - (0.0 if producer else self._grace)
         await run_io(self.store, _seal, self.store, until, producer, True)
         try:
-            return await self._flusher.deliver(submit or self._submit, max_items)
+            result = await self._flusher.deliver(submit or self._submit, max_items)
+            self._depth = result.queued_after_flush
+            return result
         finally:
             with self._room:
                 self._room.notify_all()
+
+    @property
+    def depth(self) -> int:
+        """Summaries not yet delivered, for the gauges: counted in memory, or as the
+        outbox held after the last flush (a gauge never queries a database)."""
+        if isinstance(self.store, MemoryStore):
+            return self.store.count()
+        return self._depth
 
     # -- the scheduler -------------------------------------------------------------------
 

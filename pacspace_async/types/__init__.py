@@ -14,6 +14,7 @@ from ._balance import (
     RecordStatus,
 )
 from ._base import APIModel, CheckpointStatus, DeliveryStatus, DeltaStatus, Status
+from ._raw import RawResponse
 from ._records import (
     Customer,
     CustomerList,
@@ -66,6 +67,7 @@ __all__ = [
     "Pagination",
     "QueueState",
     "QueuedSummary",
+    "RawResponse",
     "Receipt",
     "ReceiptDocument",
     "ReceiptLinks",

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, PrivateAttr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
 from .. import _json
 from .._errors import PacSpaceError
+from ._raw import LAST_ANSWER, RawResponse
 
 __all__ = ["APIModel", "CheckpointStatus", "DeliveryStatus", "DeltaStatus", "Status"]
 
@@ -62,6 +63,7 @@ class APIModel(BaseModel):
     )
 
     _wire_names: ClassVar[dict[str, str]] = {}
+    _raw: RawResponse | None = PrivateAttr(default=None)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -75,8 +77,11 @@ class APIModel(BaseModel):
     @classmethod
     def from_answer(cls, data: Any) -> Self:
         """The model of a server answer; an answer of the wrong shape is a PacSpaceError."""
+        raw = LAST_ANSWER.get()
+        if raw is not None:
+            LAST_ANSWER.set(None)
         try:
-            return cls.model_validate(data)
+            model = cls.model_validate(data)
         except PydanticValidationError as exc:
             preview = repr(data)[:120]
             raise PacSpaceError(
@@ -86,6 +91,14 @@ class APIModel(BaseModel):
                 "INVALID_RESPONSE",
                 body=data,
             ) from None
+        model._raw = raw
+        return model
+
+    @property
+    def raw_response(self) -> RawResponse | None:
+        """The HTTP answer this came in (status, headers, ``request_id``, ``rate_limit``);
+        ``None`` for models not read from an answer (webhook events, local reports)."""
+        return self._raw
 
     # -- dict-style access by wire name ---------------------------------------------
 
