@@ -66,13 +66,41 @@ __all__ = ["Transport", "query", "segment"]
 
 
 class _Call:
-    """One logical request across its attempts: what its log lines and span report."""
+    """One logical request across its attempts: what each attempt sends, and what its
+    log lines and span report."""
 
-    __slots__ = ("attempts", "method", "reply", "route", "status")
+    __slots__ = (
+        "attempts",
+        "content",
+        "headers",
+        "method",
+        "path",
+        "raw",
+        "reply",
+        "route",
+        "status",
+        "timeout",
+        "url",
+    )
 
-    def __init__(self, method: str, route: str) -> None:
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeout: dict[str, float | None],
+        raw: bool,
+    ) -> None:
         self.method = method
-        self.route = route
+        self.url = url
+        self.path = path
+        self.route = route_of(path)
+        self.headers = headers
+        self.content = content
+        self.timeout = timeout
+        self.raw = raw
         self.attempts = 0
         self.status = 0
         self.reply: Reply | None = None
@@ -187,10 +215,10 @@ class Transport:
         )
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
-        call = _Call(method, route_of(path))
+        call = _Call(method, url, path, headers, content, timeout, raw)
         with telemetry.request_span(method, call.route, self._host) as span:
             try:
-                data = await self._retried(call, retries, url, path, headers, content, timeout, raw)
+                data = await self._retried(call, retries)
             except PacSpaceError as exc:
                 telemetry.request_done(span, call.route, exc.status_code, call.attempts, exc.code)
                 raise
@@ -200,27 +228,16 @@ class Transport:
             LAST_ANSWER.set(RawResponse(call.reply.status_code, headers))
         return data
 
-    async def _retried(
-        self,
-        call: _Call,
-        retries: int,
-        url: str,
-        path: str,
-        headers: dict[str, str],
-        content: bytes | None,
-        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
-        raw: bool,
-    ) -> Any:
-        args = (call, url, path, headers, content, timeout, raw)
+    async def _retried(self, call: _Call, retries: int) -> Any:
         try:
-            return await self._once(*args)
+            return await self._once(call)
         except PacSpaceError as exc:
             if retries == 0 or not is_retryable(exc):
                 raise
             first = exc
         await sleep(backoff(1, first))
         if retries == 1:
-            return await self._once(*args)
+            return await self._once(call)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retries),
             wait=_wait_after_first,
@@ -228,32 +245,16 @@ class Transport:
             sleep=sleep,
             reraise=True,
         )
-        return await retrying(self._once, *args)
+        return await retrying(self._once, call)
 
-    async def _once(
-        self,
-        call: _Call,
-        url: str,
-        path: str,
-        headers: dict[str, str],
-        content: bytes | None,
-        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
-        raw: bool,
-    ) -> Any:
+    async def _once(self, call: _Call) -> Any:
         """One attempt: send, read, judge; logged as one line."""
         call.attempts += 1
         started = time.perf_counter()
         try:
-            reply = await self._attempt(
-                method=call.method,
-                url=url,
-                path=path,
-                headers=headers,
-                content=content,
-                timeout=timeout,
-            )
+            reply = await self._attempt(call)
             call.status = reply.status_code
-            data = self._answer(reply, path, raw)
+            data = self._answer(reply, call.path, call.raw)
         except PacSpaceError as exc:
             if log.isEnabledFor(logging.INFO):
                 log.info(
@@ -297,17 +298,9 @@ class Transport:
             headers.update({str(k): str(v) for k, v in options.extra_headers.items()})
         return headers
 
-    async def _attempt(
-        self,
-        *,
-        method: str,
-        url: str,
-        path: str,
-        headers: dict[str, str],
-        content: bytes | None,
-        timeout: dict[str, float | None],  # noqa: ASYNC109 - per-phase limits, bounded below
-    ) -> Reply:
+    async def _attempt(self, call: _Call) -> Reply:
         """Send and read one answer, waiting out ``202 IDEMPOTENCY_PENDING``."""
+        method, url, path, timeout = call.method, call.url, call.path, call.timeout
         deadline = time.monotonic() + PENDING_WAIT_LIMIT
         # One attempt, end to end (connect, send, headers, body), within the timeout: a
         # server dripping bytes cannot hold a call longer than that.
@@ -320,8 +313,8 @@ class Transport:
                 response = await self._backend.send(
                     method,
                     url,
-                    headers,
-                    content,
+                    call.headers,
+                    call.content,
                     phases=timeout,
                     total=bound,
                     limit=self.config.max_response_bytes,

@@ -23,28 +23,33 @@ def _size(page_size: int) -> int:
 async def by_offset(
     fetch: Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]], page_size: int
 ) -> AsyncIterator[T]:
-    """``fetch(limit, offset)`` → (items, total or None) until a short page or the total."""
-    limit = _size(page_size)
-    offset = 0
-    while True:
-        items, total = await fetch(limit, offset)
-        for item in items:
-            yield item
-        offset += len(items)
-        if len(items) < limit or (total is not None and offset >= total):
-            return
+    """``fetch(limit, offset)`` → (items, total items or None)."""
+    async for item in _walk(fetch, page_size, by_items=True):
+        yield item
 
 
 async def by_page(
     fetch: Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]], page_size: int
 ) -> AsyncIterator[T]:
-    """``fetch(limit, page)`` (pages from 1) → (items, total pages or None)."""
+    """``fetch(limit, page)``, pages from 1 → (items, total pages or None)."""
+    async for item in _walk(fetch, page_size, by_items=False):
+        yield item
+
+
+async def _walk(
+    fetch: Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]],
+    page_size: int,
+    *,
+    by_items: bool,
+) -> AsyncIterator[T]:
+    """Until a short page, or the position reaches the total the server announced."""
     limit = _size(page_size)
-    page = 1
+    position = 0 if by_items else 1
     while True:
-        items, pages = await fetch(limit, page)
+        items, total = await fetch(limit, position)
         for item in items:
             yield item
-        if len(items) < limit or (pages is not None and page >= pages):
+        reached = position + len(items) if by_items else position
+        if len(items) < limit or (total is not None and reached >= total):
             return
-        page += 1
+        position = reached if by_items else position + 1
