@@ -31,7 +31,7 @@ from ._errors import (
 from ._options import Amount, RequestOverrides
 from ._time import Duration, Timeout
 from ._version import __version__
-from .resources import EmitItem, EmitOutcome, WaitOverrides
+from .resources import EmitItem, EmitOutcome, Progress, WaitOverrides
 from .webhooks import WebhookEvent, Webhooks
 
 _telemetry.setup_logging()  # PACSPACE_LOG=debug|info prints the ``pacspace`` logger
@@ -43,6 +43,7 @@ __all__ = [
     "EmitItem",
     "EmitOutcome",
     "HttpBackend",
+    "Progress",
     "RequestOverrides",
     "Timeout",
     "WaitOverrides",

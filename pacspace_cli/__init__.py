@@ -1,4 +1,5 @@
-"""The ``pacspace`` command: ``sandbox``, ``demo``, ``webhooks trigger``, ``drain``, ``outbox``.
+"""The ``pacspace`` command: ``sandbox``, ``demo``, ``import``, ``webhooks trigger``,
+``drain``, ``outbox``.
 
 Thin: parse arguments, then hand over to the sandbox or the demo.
 """
@@ -80,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     outbox_arguments(retry)
     retry.add_argument("--id", type=int, action="append", metavar="N", help="default: all")
 
+    backfill = commands.add_parser("import", help="emit every line of a .csv or .jsonl file")
+    from ._import import add_arguments
+
+    add_arguments(backfill)
+
     demo = commands.add_parser("demo", help="run the basic recordation flow")
     demo.add_argument(
         "--base-url", help="a real PacSpace (default: PACSPACE_API_BASE_URL, else in-process)"
@@ -100,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._webhooks import trigger
 
             return trigger(args)
+        if args.command == "import":
+            from ._import import run
+
+            return run(args)
         if args.command in ("drain", "outbox"):
             from . import _outbox
 

@@ -34,6 +34,7 @@ from pacspace_async import (
     OutboxError,
     PacSpaceError,
     PlanLimitExceededError,
+    Progress,
     RateLimitError,
     RequestOverrides,
     ScopeTooWideError,
@@ -98,6 +99,7 @@ __all__ = [
     "PacSpace",
     "PacSpaceError",
     "PlanLimitExceededError",
+    "Progress",
     "RateLimitError",
     "Receipts",
     "RequestOverrides",
@@ -310,6 +312,7 @@ class Balance:
         *,
         concurrency: int = 32,
         return_exceptions: bool = True,
+        progress: Progress | None = None,
     ) -> builtins.list[EmitOutcome]:
         """Emit many deltas concurrently; results (or errors) in input order.
 
@@ -317,10 +320,14 @@ class Balance:
         ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
         requests are in flight; a failing item never cancels the others. For inputs too
         large to hold a list of results, iterate :meth:`emit_stream` instead.
+        ``progress(index, outcome)`` is called once per item, in input order.
         """
         return self._runtime.run(
             lambda c: c.balance.emit_many(
-                items, concurrency=concurrency, return_exceptions=return_exceptions
+                items,
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
             )
         )
 
@@ -330,13 +337,17 @@ class Balance:
         *,
         concurrency: int = 32,
         return_exceptions: bool = True,
+        progress: Progress | None = None,
     ) -> Iterator[EmitOutcome]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
         input order, so memory stays flat however many items flow through.
         """
         return self._runtime.iterate(
             lambda c: c.balance.emit_stream(
-                items, concurrency=concurrency, return_exceptions=return_exceptions
+                items,
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
             )
         )
 

@@ -115,3 +115,15 @@ def test_the_blocking_client_has_the_same_answers(
 ) -> None:
     emitted = pacspace_sync_client.balance.emit("c", "0.1", "usage")
     assert json.loads(emitted.to_json())["delta"] == 0.1
+
+
+async def test_progress_is_called_once_per_item_in_order(
+    client_factory: Callable[..., PacSpace],
+) -> None:
+    pac = client_factory()
+    seen: list[tuple[int, str]] = []
+    items = [{"customerId": "c", "delta": d, "reason": "r"} for d in (1, "x", 3)]
+    await pac.balance.emit_many(
+        items, concurrency=2, progress=lambda i, o: seen.append((i, type(o).__name__))
+    )
+    assert seen == [(0, "EmitResult"), (1, "ValidationError"), (2, "EmitResult")]

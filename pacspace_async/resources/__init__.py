@@ -3,7 +3,15 @@
 from ._balance import Balance
 from ._common import WaitOverrides
 from ._customers import Customers
-from ._many import EmitItem, EmitOutcome
+from ._many import EmitItem, EmitOutcome, Progress
 from ._receipts import Receipts
 
-__all__ = ["Balance", "Customers", "EmitItem", "EmitOutcome", "Receipts", "WaitOverrides"]
+__all__ = [
+    "Balance",
+    "Customers",
+    "EmitItem",
+    "EmitOutcome",
+    "Progress",
+    "Receipts",
+    "WaitOverrides",
+]

@@ -48,7 +48,7 @@ from ..types import (
     WebhookDeliveryList,
 )
 from ._common import WaitOverrides, keys
-from ._many import EmitItem, EmitOutcome, stream
+from ._many import EmitItem, EmitOutcome, Progress, stream
 from ._pages import DEFAULT_PAGE_SIZE, by_offset, by_page
 from ._receipts import Receipts
 
@@ -220,6 +220,7 @@ class Balance:
         *,
         concurrency: int = 32,
         return_exceptions: bool = True,
+        progress: Progress | None = None,
     ) -> builtins.list[EmitOutcome]:
         """Emit many deltas concurrently; results (or errors) in input order.
 
@@ -227,11 +228,15 @@ class Balance:
         ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
         requests are in flight; a failing item never cancels the others. For inputs too
         large to hold a list of results, iterate :meth:`emit_stream` instead.
+        ``progress(index, outcome)`` is called once per item, in input order.
         """
         return [
             result
             async for result in self.emit_stream(
-                items, concurrency=concurrency, return_exceptions=return_exceptions
+                items,
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
             )
         ]
 
@@ -241,11 +246,16 @@ class Balance:
         *,
         concurrency: int = 32,
         return_exceptions: bool = True,
+        progress: Progress | None = None,
     ) -> AsyncIterator[EmitOutcome]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
         input order, so memory stays flat however many items flow through."""
         async for result in stream(
-            self.emit, items, concurrency=concurrency, return_exceptions=return_exceptions
+            self.emit,
+            items,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
         ):
             yield result
 

@@ -20,12 +20,14 @@ from typing import Any
 from .._errors import PacSpaceError, ValidationError
 from ..types import EmitResult
 
-__all__ = ["EmitItem", "EmitOutcome", "stream"]
+__all__ = ["EmitItem", "EmitOutcome", "Progress", "stream"]
 
 EmitItem = Mapping[str, Any]
 """``customerId``/``delta``/``reason`` (+ ``referenceId``, ``metadata``, ``adjusts``,
 ``idempotencyKey``) as in the seeds, or the same in snake_case."""
 EmitOutcome = EmitResult | PacSpaceError
+Progress = Callable[[int, EmitOutcome], object]
+"""``progress(index, outcome)``: called once per item, in input order, as it completes."""
 
 _NAMES: dict[str, str] = {
     "customerId": "customer_id",
@@ -68,6 +70,7 @@ async def stream(
     *,
     concurrency: int,
     return_exceptions: bool,
+    progress: Progress | None = None,
 ) -> AsyncIterator[EmitOutcome]:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
@@ -91,7 +94,7 @@ async def stream(
     is_async = isinstance(items, AsyncIterable)
     window: deque[asyncio.Task[EmitResult]] = deque()
     exhausted = False
-    position = 0
+    position = done = 0
     try:
         while True:
             while not exhausted and len(window) < 2 * concurrency:
@@ -105,12 +108,20 @@ async def stream(
             if not window:
                 return
             head = window.popleft()
+            outcome: EmitOutcome
             try:
-                yield await head
+                outcome = await head
             except PacSpaceError as exc:
+                if progress is not None:
+                    progress(done, exc)
                 if not return_exceptions:
                     raise
-                yield exc
+                outcome = exc
+            else:
+                if progress is not None:
+                    progress(done, outcome)
+            done += 1
+            yield outcome
     finally:
         for task in window:
             task.cancel()
