@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from typing_extensions import Unpack
 
-from . import _options as opt
+from . import _validate as check
 from ._aio import running_loop
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -101,7 +101,7 @@ class PacSpace:
             max_response_bytes=max_response_bytes,
         )
         if dashboard_token is not None:
-            opt.header_value(dashboard_token, "dashboard_token")
+            check.header_value(dashboard_token, "dashboard_token")
         self._transport = Transport(self._config, http_client, http_backend=http_backend)
         self._waiter = Waiter(self._status, max_in_flight=max_status_requests)
 
@@ -188,7 +188,7 @@ class PacSpace:
             raise ValidationError(
                 f"source must be one of db, chain, both, not {source!r}", field="source"
             )
-        path = f"/api/v1/verify/{segment(opt.text(proof_root, 'proofRoot'))}"
+        path = f"/api/v1/verify/{segment(check.text(proof_root, 'proofRoot'))}"
         if source and source != "db":
             path += f"?source={segment(source)}"
         data = await self._transport.request("GET", path, authenticated=False)

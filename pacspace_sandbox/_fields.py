@@ -10,7 +10,7 @@ from ._errors import invalid
 
 __all__ = ["MAX_AMOUNT", "MAX_PLACES", "amount", "integer", "json_object", "optional_text", "text"]
 
-# The sandbox's own copy of the client's amount rule (pacspace_async/_options.py), on
+# The sandbox's own copy of the client's amount rule (pacspace_async/_validate.py), on
 # purpose: the sandbox stays an independent check of what the client sends.
 MAX_AMOUNT = Decimal(10) ** 15
 """Amounts must be smaller than this in magnitude."""

@@ -18,8 +18,10 @@ from typing import Any
 from typing_extensions import Unpack
 
 from .. import _options as opt
+from .. import _validate as check
 from .._errors import ValidationError
 from .._options import Amount, RequestOptions, RequestOverrides
+from .._scope import SCOPE_KEYS, scope_fields
 from .._telemetry import telemetry
 from .._time import Duration, from_ms, iso_z, seconds
 from .._transport import Transport, query, segment
@@ -84,20 +86,20 @@ def emit_body(
 ) -> dict[str, Any]:
     """The wire body of one delta, validated. Shared by ``emit`` and the batch paths."""
     body: dict[str, Any] = {
-        "customerId": opt.text(customer_id, "customerId"),
-        "delta": opt.amount(delta, "delta"),
-        "reason": opt.text(reason, "reason"),
+        "customerId": check.text(customer_id, "customerId"),
+        "delta": check.amount(delta, "delta"),
+        "reason": check.text(reason, "reason"),
     }
     if merged.get("reference_id") is not None:
-        body["referenceId"] = opt.text(merged["reference_id"], "referenceId")
+        body["referenceId"] = check.text(merged["reference_id"], "referenceId")
     if merged.get("metadata") is not None:
-        body["metadata"] = opt.json_object(merged["metadata"], "metadata")
+        body["metadata"] = check.json_object(merged["metadata"], "metadata")
     adjusts = merged.get("adjusts")
     if adjusts is not None:
         if isinstance(adjusts, str):
             adjusts = {"referenceId": adjusts}
-        body["adjusts"] = opt.json_object(adjusts, "adjusts")
-        opt.text(body["adjusts"].get("referenceId"), "adjusts.referenceId")
+        body["adjusts"] = check.json_object(adjusts, "adjusts")
+        check.text(body["adjusts"].get("referenceId"), "adjusts.referenceId")
     return body
 
 
@@ -144,7 +146,7 @@ class Balance:
         merged = opt.merge(options, frozenset({"max_items"}), {"max_items": max_items})
         limit = merged.get("max_items")
         return await self._summaries.flush(
-            None if limit is None else opt.non_negative_int(limit, "maxItems")
+            None if limit is None else check.non_negative_int(limit, "maxItems")
         )
 
     def get_summary_queue_state(self) -> QueueState:
@@ -165,12 +167,12 @@ class Balance:
 
     async def list_dead_letters(self, limit: int = 100) -> builtins.list[DeadLetter]:
         """Summaries moved aside: unreadable, or refused by the service ``maxAttempts`` times."""
-        return await self._summaries.dead_letters(opt.positive_int(limit, "limit"))
+        return await self._summaries.dead_letters(check.positive_int(limit, "limit"))
 
     async def retry_dead_letters(self, ids: Iterable[int] | None = None) -> int:
         """Move dead letters (all, or those ``ids``) back to the queue; returns how many."""
         return await self._summaries.retry_dead(
-            None if ids is None else [opt.positive_int(i, "ids") for i in ids]
+            None if ids is None else [check.positive_int(i, "ids") for i in ids]
         )
 
     def meter(self, window: str = "1d", reason: str = "usage") -> Meter:
@@ -348,7 +350,7 @@ class Balance:
     ) -> RecordStatus:
         """The current status of one recorded delta."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
-        path = f"/api/v1/balance/delta/{segment(opt.text(record_id, 'recordId'))}"
+        path = f"/api/v1/balance/delta/{segment(check.text(record_id, 'recordId'))}"
         return RecordStatus.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def get_record_status(
@@ -376,7 +378,7 @@ class Balance:
         merged = opt.merge(options, _WAIT, {})
         wait_timeout, interval = _wait_settings(merged, timeout, poll_interval)
         return await self._waiter.wait(
-            opt.text(record_id, "recordId"), timeout=wait_timeout, poll_interval=interval
+            check.text(record_id, "recordId"), timeout=wait_timeout, poll_interval=interval
         )
 
     # -- deriving -------------------------------------------------------------------
@@ -415,21 +417,19 @@ class Balance:
             },
         )
         ro = RequestOptions.take(merged)
-        scope = opt.scope(merged)
+        scope = scope_fields(merged)
         params = {
             "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance"),
             "startingCheckpoint": scope.get("startingCheckpoint"),
             "startingCheckpointType": scope.get("startingCheckpointType"),
-            "limit": _maybe(merged, "limit", opt.positive_int),
-            "offset": _maybe(merged, "offset", opt.non_negative_int),
+            "limit": _maybe(merged, "limit", check.positive_int),
+            "offset": _maybe(merged, "offset", check.non_negative_int),
             "period": scope.get("period"),
             "timePreset": scope.get("timePreset"),
             "startDate": scope.get("startDate"),
             "endDate": scope.get("endDate"),
         }
-        path = (
-            f"/api/v1/balance/derive/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
-        )
+        path = f"/api/v1/balance/derive/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
         return DerivedBalance.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def derive_current_month(
@@ -452,7 +452,7 @@ class Balance:
     ) -> DerivedBalance:
         """Derive over one calendar month, ``YYYY-MM``."""
         return await self.derive(
-            customer_id, {**(options or {}), "period": opt.period(period)}, **request
+            customer_id, {**(options or {}), "period": check.period(period)}, **request
         )
 
     async def derive_months_back(
@@ -463,7 +463,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> DerivedBalance:
         """Derive over the last ``months`` calendar months, the current one included."""
-        opt.positive_int(months, "months")
+        check.positive_int(months, "months")
         now = datetime.now(timezone.utc)
         end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=timezone.utc)
         index = now.year * 12 + (now.month - 1) - (months - 1)
@@ -478,7 +478,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> DerivedBalance:
         """Derive over the last ``days`` UTC days, today included (``days=1`` is today)."""
-        opt.positive_int(days, "days")
+        check.positive_int(days, "days")
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         start = today - timedelta(days=days - 1)
         return await self.derive(
@@ -534,11 +534,11 @@ class Balance:
             },
         )
         ro = RequestOptions.take(merged)
-        scope = opt.scope(merged)
+        scope = scope_fields(merged)
         body: dict[str, Any] = {
-            "customerId": opt.text(customer_id, "customerId"),
-            "yourBalance": opt.amount(your, "yours"),
-            "theirBalance": opt.amount(their, "theirs"),
+            "customerId": check.text(customer_id, "customerId"),
+            "yourBalance": check.amount(your, "yours"),
+            "theirBalance": check.amount(their, "theirs"),
             "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance") or 0,
             **scope,
         }
@@ -579,12 +579,12 @@ class Balance:
         ro = RequestOptions.take(merged)
         body: dict[str, Any] = {}
         if customer_id is not None:
-            body["customerId"] = opt.text(customer_id, "customerId")
-        body.update(opt.scope(merged))
+            body["customerId"] = check.text(customer_id, "customerId")
+        body.update(scope_fields(merged))
         if merged.get("mode") is not None:
-            body["mode"] = opt.text(merged["mode"], "mode")
+            body["mode"] = check.text(merged["mode"], "mode")
         if merged.get("fingerprints") is not None:
-            body["fingerprints"] = opt.string_list(merged["fingerprints"], "fingerprints")
+            body["fingerprints"] = check.string_list(merged["fingerprints"], "fingerprints")
         data = await self._transport.request(
             "POST", "/api/v1/balance/checkpoint", body=body, options=ro
         )
@@ -619,15 +619,15 @@ class Balance:
             },
         )
         ro = RequestOptions.take(merged)
-        scope = opt.scope(merged)
+        scope = scope_fields(merged)
         params = {
-            "customerId": _maybe(merged, "customer_id", opt.text),
+            "customerId": _maybe(merged, "customer_id", check.text),
             "period": scope.get("period"),
             "timePreset": scope.get("timePreset"),
             "startDate": scope.get("startDate"),
             "endDate": scope.get("endDate"),
-            "limit": _maybe(merged, "limit", opt.positive_int),
-            "offset": _maybe(merged, "offset", opt.non_negative_int),
+            "limit": _maybe(merged, "limit", check.positive_int),
+            "offset": _maybe(merged, "offset", check.non_negative_int),
         }
         data = await self._transport.request(
             "GET", f"/api/v1/balance/checkpoints{query(params)}", options=ro
@@ -686,10 +686,10 @@ class Balance:
                 **request,
             },
         )
-        if merged.keys() & opt.SCOPE_KEYS:
+        if merged.keys() & SCOPE_KEYS:
             return await self._invoice_proof(customer_id, merged)
         ro = RequestOptions.take(merged)
-        path = f"/api/v1/balance/receipt/{segment(opt.text(customer_id, 'customerId'))}"
+        path = f"/api/v1/balance/receipt/{segment(check.text(customer_id, 'customerId'))}"
         return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def invoice_proof(
@@ -719,9 +719,9 @@ class Balance:
 
     async def _invoice_proof(self, customer_id: str, merged: dict[str, Any]) -> Receipt:
         ro = RequestOptions.take(merged)
-        scope = opt.scope(merged)
+        scope = scope_fields(merged)
         path = (
-            f"/api/v1/balance/invoice-proof/{segment(opt.text(customer_id, 'customerId'))}"
+            f"/api/v1/balance/invoice-proof/{segment(check.text(customer_id, 'customerId'))}"
             + query({k: scope.get(k) for k in ("period", "timePreset", "startDate", "endDate")})
         )
         return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
@@ -744,8 +744,8 @@ class Balance:
         ro = RequestOptions.take(merged)
         params = {
             "search": merged.get("search"),
-            "limit": _maybe(merged, "limit", opt.positive_int),
-            "page": _maybe(merged, "page", opt.positive_int),
+            "limit": _maybe(merged, "limit", check.positive_int),
+            "page": _maybe(merged, "page", check.positive_int),
         }
         data = await self._transport.request(
             "GET", f"/api/v1/balance/customers{query(params)}", options=ro
@@ -792,11 +792,11 @@ class Balance:
         )
         ro = RequestOptions.take(merged)
         params = {
-            "deltaPage": _maybe(merged, "delta_page", opt.positive_int),
-            "deltaLimit": _maybe(merged, "delta_limit", opt.positive_int),
-            "period": _maybe(merged, "period", opt.period),
+            "deltaPage": _maybe(merged, "delta_page", check.positive_int),
+            "deltaLimit": _maybe(merged, "delta_limit", check.positive_int),
+            "period": _maybe(merged, "period", check.period),
         }
-        customer = segment(opt.text(customer_id, "customerId"))
+        customer = segment(check.text(customer_id, "customerId"))
         path = f"/api/v1/balance/customers/{customer}{query(params)}"
         return Customer.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -834,11 +834,13 @@ class Balance:
         )
         ro = RequestOptions.take(merged)
         params = {
-            "fromSequence": _maybe(merged, "from_sequence", opt.non_negative_int),
-            "toSequence": _maybe(merged, "to_sequence", opt.non_negative_int),
-            "limit": _maybe(merged, "limit", opt.positive_int),
+            "fromSequence": _maybe(merged, "from_sequence", check.non_negative_int),
+            "toSequence": _maybe(merged, "to_sequence", check.non_negative_int),
+            "limit": _maybe(merged, "limit", check.positive_int),
         }
-        path = f"/api/v1/balance/gaps/{segment(opt.text(customer_id, 'customerId'))}{query(params)}"
+        path = (
+            f"/api/v1/balance/gaps/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
+        )
         return Gaps.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def list_webhook_deliveries(
@@ -856,9 +858,9 @@ class Balance:
         )
         ro = RequestOptions.take(merged)
         params = {
-            "status": _maybe(merged, "status", opt.text),
-            "limit": _maybe(merged, "limit", opt.positive_int),
-            "offset": _maybe(merged, "offset", opt.non_negative_int),
+            "status": _maybe(merged, "status", check.text),
+            "limit": _maybe(merged, "limit", check.positive_int),
+            "offset": _maybe(merged, "offset", check.non_negative_int),
         }
         data = await self._transport.request(
             "GET", f"/api/v1/balance/webhooks{query(params)}", options=ro
@@ -893,7 +895,7 @@ class Balance:
     ) -> APIModel:
         """Deliver one webhook event again."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
-        path = f"/api/v1/balance/webhooks/{segment(opt.text(event_id, 'eventId'))}/retry"
+        path = f"/api/v1/balance/webhooks/{segment(check.text(event_id, 'eventId'))}/retry"
         return APIModel.from_answer(
             await self._transport.request("POST", path, body={}, options=ro)
         )
@@ -933,7 +935,7 @@ def _maybe(merged: Mapping[str, Any], key: str, check: Any) -> Any:
 
 def _maybe_amount(merged: Mapping[str, Any], key: str, field: str) -> Decimal | None:
     value = merged.get(key)
-    return None if value is None else opt.amount(value, field)
+    return None if value is None else check.amount(value, field)
 
 
 def _custom(options: Mapping[str, Any] | None, start: datetime, end: datetime) -> dict[str, Any]:

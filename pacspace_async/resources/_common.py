@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing_extensions import TypedDict
 
-from .._options import REQUEST_KEYS, SCOPE_KEYS
+from .._options import REQUEST_KEYS
+from .._scope import SCOPE_KEYS
 
 __all__ = ["REQUEST_KEYS", "SCOPE_KEYS", "WaitOverrides", "keys"]
 

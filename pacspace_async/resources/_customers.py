@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import _options as opt
+from .. import _validate as check
 from .._errors import ValidationError
 from .._options import RequestOptions
 from .._transport import Transport
@@ -51,7 +52,7 @@ class Customers:
                 field="dashboard_token",
             )
         ro = RequestOptions.take(merged)
-        body: dict[str, Any] = {"displayName": opt.text(display_name, "displayName")}
+        body: dict[str, Any] = {"displayName": check.text(display_name, "displayName")}
         for key, value in (
             ("customerId", customer_id),
             ("sharingStateHint", sharing_state_hint),
@@ -59,6 +60,6 @@ class Customers:
             ("unitLabel", unit_label),
         ):
             if value is not None:
-                body[key] = opt.text(value, key)
+                body[key] = check.text(value, key)
         data = await self._transport.request("POST", "/dashboard/customers", body=body, options=ro)
         return DashboardCustomer.from_answer(data)

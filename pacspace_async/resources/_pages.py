@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from .. import _options as opt
+from .. import _validate as check
 
 __all__ = ["DEFAULT_PAGE_SIZE", "by_offset", "by_page"]
 
@@ -16,7 +16,7 @@ DEFAULT_PAGE_SIZE = 100
 
 
 def _size(page_size: int) -> int:
-    size = opt.positive_int(page_size, "page_size")
+    size = check.positive_int(page_size, "page_size")
     return min(size, DEFAULT_PAGE_SIZE)
 
 

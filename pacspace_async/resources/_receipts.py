@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from typing_extensions import Unpack
 
 from .. import _options as opt
+from .. import _validate as check
 from .._errors import ValidationError
 from .._options import RequestOptions, RequestOverrides
 from .._transport import Transport, query, segment
@@ -51,8 +52,8 @@ class Receipts:
         ro = RequestOptions.take(merged)
         limit_value = merged.get("limit")
         params = {
-            "customerId": opt.text(customer_id, "customerId"),
-            "limit": None if limit_value is None else opt.positive_int(limit_value, "limit"),
+            "customerId": check.text(customer_id, "customerId"),
+            "limit": None if limit_value is None else check.positive_int(limit_value, "limit"),
         }
         data = await self._transport.request("GET", PATHS["list"] + query(params), options=ro)
         items = data.get("receipts", []) if isinstance(data, dict) else data
@@ -70,7 +71,7 @@ class Receipts:
     ) -> ReceiptDocument:
         """One receipt document by its id."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
-        path = PATHS["get"].format(receipt_id=segment(opt.text(receipt_id, "receiptId")))
+        path = PATHS["get"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
         return ReceiptDocument.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def download_pdf(
@@ -81,13 +82,13 @@ class Receipts:
     ) -> bytes:
         """The receipt as a PDF document (bytes)."""
         ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
-        path = PATHS["pdf"].format(receipt_id=segment(opt.text(receipt_id, "receiptId")))
+        path = PATHS["pdf"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
         data: bytes = await self._transport.request("GET", path, options=ro, raw=True)
         return data
 
     def from_url(self, url: str) -> str:
         """The receipt id in a receipt permalink (``…/receipts/<id>`` or ``?receiptId=<id>``)."""
-        parts = urlsplit(opt.text(url, "url"))
+        parts = urlsplit(check.text(url, "url"))
         for pair in parts.query.split("&"):
             name, _, value = pair.partition("=")
             if name == "receiptId" and value:

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from .. import _options as opt
+from .. import _validate as check
 from .._errors import PacSpaceError, ValidationError
 from ._identity import after_fork
 from ._stores import Usage
@@ -74,7 +74,7 @@ class Meter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._size = parse_window(window)
-        self._reason = opt.text(reason, "reason")
+        self._reason = check.text(reason, "reason")
         self._sink = sink
         self._clock = clock
         self._lock = threading.Lock()
@@ -217,7 +217,9 @@ class Meter:
         if value == 0:
             raise ValidationError("amount must not be zero", 0, "INVALID_SUMMARY", field="amount")
         index = int(self._clock() // self._size)
-        usage = self._usage((index, customer_id, opt.text(reason or self._reason, "reason")), value)
+        usage = self._usage(
+            (index, customer_id, check.text(reason or self._reason, "reason")), value
+        )
         sql, params = sink.record_statement(usage)
         if _is_async(connection):
 
@@ -241,6 +243,6 @@ def _is_async(connection: Any) -> bool:
 
 def _amount(amount: Any) -> Decimal:
     try:
-        return opt.amount(amount, "amount")
+        return check.amount(amount, "amount")
     except ValidationError as exc:
         raise ValidationError(exc.message, 0, "INVALID_SUMMARY", field="amount") from None

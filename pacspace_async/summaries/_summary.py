@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import _options as opt
+from .. import _validate as check
 from .._errors import ValidationError
 from .._time import iso_z, parse_iso
 from ._stores._base import Draft
@@ -75,7 +75,7 @@ def normalize(
         raise _invalid("customerId", "is required and must be a non-empty string")
     customer = customer.strip()
     try:
-        delta = opt.amount(summary.get("delta"), "delta")
+        delta = check.amount(summary.get("delta"), "delta")
     except ValidationError as exc:
         raise _invalid("delta", f"must be a finite number ({exc.message})") from None
     if delta == 0:
@@ -98,7 +98,7 @@ def normalize(
         raise _invalid("reason", "must be a non-empty string")
     metadata = summary.get("metadata") or {}
     try:
-        metadata = opt.json_object(metadata, "metadata")
+        metadata = check.json_object(metadata, "metadata")
     except ValidationError as exc:
         raise _invalid("metadata", exc.message) from None
     ref = summary.get("referenceId")
