@@ -28,10 +28,10 @@ from ._errors import (
     ValidationError,
     WebhookVerificationError,
 )
-from ._options import Amount, RequestOverrides
+from ._options import Amount, RequestOverrides, WaitOverrides
 from ._time import Duration, Timeout
 from ._version import __version__
-from .resources import EmitItem, EmitOutcome, Progress, WaitOverrides
+from .resources import EmitItem, EmitOutcome, Progress
 from .webhooks import WebhookEvent, Webhooks
 
 _telemetry.setup_logging()  # PACSPACE_LOG=debug|info prints the ``pacspace`` logger

@@ -1,10 +1,10 @@
-"""Arguments at the edge: seed-style option dicts, keyword arguments, and validation.
+"""The option-dict compatibility layer, and the request settings every call takes.
 
-The seeds call ``emit(customer, delta, reason, {"referenceId": ...})``; Python users write
-``emit(customer, delta, reason, reference_id=...)``. Both are translated here, once, into
-one snake_case dict, and every value is checked before anything is sent. Option dicts keep
-the seeds' units (``timeout`` and ``pollInterval`` in milliseconds); keyword arguments
-use seconds.
+The product's documentation and pacspace-sdk call ``emit(customer, delta, reason,
+{"referenceId": ...})``; Python users write ``emit(customer, delta, reason,
+reference_id=...)``. :func:`merge` turns both into one snake_case dict (each call declares
+its own parameters in ``_params``); option dicts keep the documented units (``timeout``
+and ``pollInterval`` in milliseconds), keyword arguments use seconds.
 """
 
 from __future__ import annotations
@@ -24,11 +24,23 @@ __all__ = [
     "Amount",
     "RequestOptions",
     "RequestOverrides",
+    "WaitOverrides",
     "merge",
 ]
 
 Amount = int | float | str | Decimal
 """An amount as a caller may give it; it travels as an exact ``Decimal``."""
+
+
+class WaitOverrides(TypedDict, total=False):
+    """Per-call request overrides for the emit inside ``emit_and_wait`` (its ``timeout``
+    is the wait's)."""
+
+    max_retries: int
+    idempotency_key: str
+    extra_headers: dict[str, str]
+    chain_id: int
+    credit_pool_id: int
 
 
 class RequestOverrides(TypedDict, total=False):
@@ -42,20 +54,9 @@ class RequestOverrides(TypedDict, total=False):
     credit_pool_id: int
 
 
-# Seed (camelCase) option names and the keyword each one means.
+# The camelCase names of the settings every call takes (each call declares its own
+# parameters' names in ``_params``), and the keyword each one means.
 _SEED_NAMES: dict[str, str] = {
-    "referenceId": "reference_id",
-    "startingBalance": "starting_balance",
-    "startingCheckpoint": "starting_checkpoint",
-    "startingCheckpointType": "starting_checkpoint_type",
-    "timePreset": "time_preset",
-    "startDate": "start_date",
-    "endDate": "end_date",
-    "customerId": "customer_id",
-    "deltaPage": "delta_page",
-    "deltaLimit": "delta_limit",
-    "fromSequence": "from_sequence",
-    "toSequence": "to_sequence",
     "pollInterval": "poll_interval_ms",
     "timeout": "timeout_ms",
     "maxRetries": "max_retries",
@@ -85,8 +86,9 @@ def merge(
     options: Mapping[str, Any] | None,
     allowed: frozenset[str],
     kwargs: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One snake_case dict from a seed options dict and keyword arguments.
+    """One snake_case dict from an options dict and keyword arguments.
 
     Unknown option names are an error (a typo must not be silently ignored), and so is
     the same setting given both ways with different values.
@@ -99,7 +101,7 @@ def merge(
             f"options must be a dict, not {type(options).__name__}", field="options"
         )
     for key, value in options.items():
-        name = _SEED_NAMES.get(key, key)
+        name = (names or {}).get(key) or _SEED_NAMES.get(key, key)
         if name not in allowed:
             raise ValidationError(f"unknown option {key!r}", field=key)
         if value is None:

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_DEPTH",
     "MAX_PLACES",
+    "adjusts",
     "amount",
     "header_name",
     "header_value",
@@ -208,6 +209,15 @@ def _check_depth(value: Any, field: str) -> None:
                 stack.append((child, depth + 1))
         if seen > 100_000:
             raise ValidationError(f"{field} has more than 100,000 values", field=field)
+
+
+def adjusts(value: Any, field: str) -> dict[str, Any]:
+    """What a correction adjusts: ``{"referenceId": ...}``, or that referenceId alone."""
+    if isinstance(value, str):
+        value = {"referenceId": value}
+    adjusted = json_object(value, field)
+    text(adjusted.get("referenceId"), f"{field}.referenceId")
+    return adjusted
 
 
 def string_list(value: Any, field: str) -> list[str]:

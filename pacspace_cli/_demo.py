@@ -1,4 +1,4 @@
-"""``pacspace demo``: the seeds' basic recordation example, start to finish.
+"""``pacspace demo``: the basic recordation example of the product's documentation, start to finish.
 
 Three daily usage flushes (100, 250, 150 units), wait for verification, derive (-500
 across 3 verified deltas), compare both views, checkpoint, and show the receipt link. By

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pacspace_async import EmitOutcome, PacSpace, PacSpaceError, ValidationError
 from pacspace_async._json import loads as json_loads
-from pacspace_async.resources._balance import emit_body
+from pacspace_async.resources._delta import emit_body
 from pacspace_async.resources._many import stream
 from pacspace_async.types import EmitResult
 

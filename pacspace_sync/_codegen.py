@@ -64,6 +64,13 @@ def _tree() -> list[tuple[type, str]]:
     return out
 
 
+def _from_client(path: str) -> str:
+    """``c.balance`` (a path from the client ``c``) read from this process's client."""
+    head, _, rest = path.partition(".")
+    assert head == "c", path
+    return "self._runtime.client()" + (f".{rest}" if rest else "")
+
+
 _STANDARD = ("typing", "typing_extensions", "collections.abc", "datetime", "decimal")
 
 
@@ -216,15 +223,13 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
         annotation = str(cls.__annotations__[attr])
         imports.need(annotation, vars(sys.modules[cls.__module__]))
         lines.append(f"    @property\n    def {attr}(self) -> {annotation}:\n")
-        lines.append(f"        return {path.replace('c', 'self._runtime.client()', 1)}.{attr}\n\n")
+        lines.append(f"        return {_from_client(path)}.{attr}\n\n")
     for pname, member in cls.__dict__.items():
         if isinstance(member, property) and not pname.startswith("_"):
             annotation = str(inspect.signature(member.fget).return_annotation)  # type: ignore[arg-type]
             lines.append(f"    @property\n    def {pname}(self) -> {annotation}:\n")
             lines.append(_doc(member, "        "))
-            lines.append(
-                f"        return {path.replace('c', 'self._runtime.client()', 1)}.{pname}\n\n"
-            )
+            lines.append(f"        return {_from_client(path)}.{pname}\n\n")
     for mname, member in _methods(cls):
         func = member.__func__ if isinstance(member, classmethod) else member
         params, args, returns = _signature(func, imports)

@@ -212,7 +212,7 @@ class Balance:
     def queue_summary(self, summary: Mapping[str, Any]) -> QueuedSummary:
         """Queue one usage summary for the next flush (no I/O but an outbox commit).
 
-        ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
+        ``summary`` is the documented dict: ``customerId``, ``delta``, optional ``reason``,
         ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
         covers the current UTC window of the profile's cadence (the UTC day for
         ``daily``). A later summary for the same customer, reason and window replaces it
@@ -316,7 +316,7 @@ class Balance:
     ) -> builtins.list[EmitOutcome]:
         """Emit many deltas concurrently; results (or errors) in input order.
 
-        ``items`` are dicts in the seeds' shape (``customerId``, ``delta``, ``reason``,
+        ``items`` are dicts in the documented shape (``customerId``, ``delta``, ``reason``,
         ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
         requests are in flight; a failing item never cancels the others. For inputs too
         large to hold a list of results, iterate :meth:`emit_stream` instead.
@@ -369,7 +369,7 @@ class Balance:
 
         ``timeout`` (default 60 s) and ``poll_interval`` (the longest gap between checks,
         default 2 s) are seconds here and milliseconds in the options dict, as in the
-        seeds. Raises :class:`~pacspace_async.TimeoutError` at the deadline.
+        product's documentation. Raises :class:`~pacspace_async.TimeoutError` at the deadline.
         """
         return self._runtime.run(
             lambda c: c.balance.emit_and_wait(
@@ -545,7 +545,7 @@ class Balance:
     ) -> CompareReport:
         """Compare your balance and theirs with the neutral balance PacSpace derives.
 
-        ``balances`` is the seeds' ``{"yours": ..., "theirs": ...}``; ``yours=``/``theirs=``
+        ``balances`` is the documented ``{"yours": ..., "theirs": ...}``; ``yours=``/``theirs=``
         say the same. The report says which view matches and, when one does not, by how
         much and in which windows the neutral record moved.
         """

@@ -1,7 +1,6 @@
 """Resources: each turns a call into a request and an answer into a model."""
 
 from ._balance import Balance
-from ._common import WaitOverrides
 from ._customers import Customers
 from ._many import EmitItem, EmitOutcome, Progress
 from ._receipts import Receipts
@@ -13,5 +12,4 @@ __all__ = [
     "EmitOutcome",
     "Progress",
     "Receipts",
-    "WaitOverrides",
 ]

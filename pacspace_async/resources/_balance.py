@@ -1,6 +1,6 @@
 """``pac.balance``: record, wait, derive, compare, checkpoint, and read back.
 
-Each method takes the seeds' positional arguments and options dict, or the same settings
+Each method takes the documented positional arguments and options dict, or the same settings
 as keyword arguments; validates everything before sending; makes one request through the
 transport; and returns a model. Retries, pauses and HTTP details live in the transport,
 waiting in the waiter.
@@ -12,16 +12,16 @@ import builtins
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from typing_extensions import Unpack
 
 from .. import _options as opt
+from .. import _params as spec
 from .. import _validate as check
 from .._errors import ValidationError
-from .._options import Amount, RequestOptions, RequestOverrides
-from .._scope import SCOPE_KEYS, scope_fields
+from .._options import Amount, RequestOptions, RequestOverrides, WaitOverrides
+from .._scope import SCOPE_KEYS
 from .._telemetry import telemetry
 from .._time import Duration, from_ms, iso_z, seconds
 from .._transport import Transport, query, segment
@@ -49,58 +49,66 @@ from ..types import (
     WebhookDelivery,
     WebhookDeliveryList,
 )
-from ._common import WaitOverrides, keys
+from ._delta import EMIT, emit_body
 from ._many import EmitItem, EmitOutcome, Progress, stream
 from ._pages import DEFAULT_PAGE_SIZE, by_offset, by_page
 from ._receipts import Receipts
 
-__all__ = ["Balance", "submit_batch"]
+__all__ = ["Balance", "emit_body", "submit_batch"]
 
 DEFAULT_WAIT_TIMEOUT = 60.0
 DEFAULT_POLL_INTERVAL = 2.0
 
-_EMIT = keys("reference_id", "metadata", "adjusts")
 _WAIT = frozenset({"timeout_ms", "poll_interval_ms"})
-_EMIT_AND_WAIT = (_EMIT | _WAIT) - {"timeout"}
-_DERIVE = keys(
-    "starting_balance",
-    "starting_checkpoint",
-    "starting_checkpoint_type",
-    "limit",
-    "offset",
-    scope=True,
+_EMIT_AND_WAIT = (EMIT.allowed | _WAIT) - {"timeout"}
+# Each call's parameters, in the order the wire lists them.
+_DERIVE = spec.Call(
+    spec.amount("starting_balance", "startingBalance"),
+    spec.STARTING_CHECKPOINT,
+    spec.STARTING_CHECKPOINT_TYPE,
+    spec.count("limit", "limit"),
+    spec.index("offset", "offset"),
+    *spec.TIME_SCOPE,
 )
-_COMPARE = keys("starting_balance", "starting_checkpoint", "starting_checkpoint_type", scope=True)
-_CHECKPOINT = keys("mode", "fingerprints", scope=True)
-_LIST_CHECKPOINTS = keys("customer_id", "limit", "offset", scope=True)
-_RECEIPT = keys(scope=True)
-_CUSTOMERS = keys("search", "limit", "page")
-_CUSTOMER = keys("delta_page", "delta_limit", "period")
-_GAPS = keys("from_sequence", "to_sequence", "limit")
-_DELIVERIES = keys("status", "limit", "offset")
-_PLAIN = keys()
-
-
-def emit_body(
-    customer_id: Any, delta: Any, reason: Any, merged: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The wire body of one delta, validated. Shared by ``emit`` and the batch paths."""
-    body: dict[str, Any] = {
-        "customerId": check.text(customer_id, "customerId"),
-        "delta": check.amount(delta, "delta"),
-        "reason": check.text(reason, "reason"),
-    }
-    if merged.get("reference_id") is not None:
-        body["referenceId"] = check.text(merged["reference_id"], "referenceId")
-    if merged.get("metadata") is not None:
-        body["metadata"] = check.json_object(merged["metadata"], "metadata")
-    adjusts = merged.get("adjusts")
-    if adjusts is not None:
-        if isinstance(adjusts, str):
-            adjusts = {"referenceId": adjusts}
-        body["adjusts"] = check.json_object(adjusts, "adjusts")
-        check.text(body["adjusts"].get("referenceId"), "adjusts.referenceId")
-    return body
+_COMPARE = spec.Call(
+    spec.amount("starting_balance", "startingBalance"),
+    *spec.TIME_SCOPE,
+    spec.STARTING_CHECKPOINT,
+    spec.STARTING_CHECKPOINT_TYPE,
+)
+_CHECKPOINT = spec.Call(
+    *spec.TIME_SCOPE,
+    spec.text("mode", "mode"),
+    spec.Param("fingerprints", "fingerprints", check.string_list),
+)
+_LIST_CHECKPOINTS = spec.Call(
+    spec.text("customer_id", "customerId"),
+    *spec.TIME_SCOPE,
+    spec.count("limit", "limit"),
+    spec.index("offset", "offset"),
+)
+_RECEIPT = spec.Call(*spec.TIME_SCOPE)
+_CUSTOMERS = spec.Call(
+    spec.Param("search", "search", check.text),
+    spec.count("limit", "limit"),
+    spec.count("page", "page"),
+)
+_CUSTOMER = spec.Call(
+    spec.count("delta_page", "deltaPage"),
+    spec.count("delta_limit", "deltaLimit"),
+    spec.Param("period", "period", check.period),
+)
+_GAPS = spec.Call(
+    spec.index("from_sequence", "fromSequence"),
+    spec.index("to_sequence", "toSequence"),
+    spec.count("limit", "limit"),
+)
+_DELIVERIES = spec.Call(
+    spec.text("status", "status"),
+    spec.count("limit", "limit"),
+    spec.index("offset", "offset"),
+)
+_PLAIN = spec.Call()
 
 
 class Balance:
@@ -119,7 +127,7 @@ class Balance:
     def queue_summary(self, summary: Mapping[str, Any]) -> QueuedSummary:
         """Queue one usage summary for the next flush (no I/O but an outbox commit).
 
-        ``summary`` is the seeds' dict: ``customerId``, ``delta``, optional ``reason``,
+        ``summary`` is the documented dict: ``customerId``, ``delta``, optional ``reason``,
         ``referenceId``, ``metadata``, ``windowStart``/``windowEnd``. Without a window it
         covers the current UTC window of the profile's cadence (the UTC day for
         ``daily``). A later summary for the same customer, reason and window replaces it
@@ -204,11 +212,7 @@ class Balance:
         :meth:`emit_and_wait` or :meth:`wait_for_verified` for the outcome. A retried
         emit is never recorded twice: every attempt carries the same ``Idempotency-Key``.
         """
-        merged = opt.merge(
-            options,
-            _EMIT,
-            {"reference_id": reference_id, "metadata": metadata, "adjusts": adjusts, **request},
-        )
+        merged = EMIT.merge(options, locals())
         ro = RequestOptions.take(merged)
         body = emit_body(customer_id, delta, reason, merged)
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)
@@ -226,7 +230,7 @@ class Balance:
     ) -> builtins.list[EmitOutcome]:
         """Emit many deltas concurrently; results (or errors) in input order.
 
-        ``items`` are dicts in the seeds' shape (``customerId``, ``delta``, ``reason``,
+        ``items`` are dicts in the documented shape (``customerId``, ``delta``, ``reason``,
         ``referenceId``, ``metadata``) or the same in snake_case. At most ``concurrency``
         requests are in flight; a failing item never cancels the others. For inputs too
         large to hold a list of results, iterate :meth:`emit_stream` instead.
@@ -279,13 +283,9 @@ class Balance:
 
         ``timeout`` (default 60 s) and ``poll_interval`` (the longest gap between checks,
         default 2 s) are seconds here and milliseconds in the options dict, as in the
-        seeds. Raises :class:`~pacspace_async.TimeoutError` at the deadline.
+        product's documentation. Raises :class:`~pacspace_async.TimeoutError` at the deadline.
         """
-        merged = opt.merge(
-            options,
-            _EMIT_AND_WAIT,
-            {"reference_id": reference_id, "metadata": metadata, "adjusts": adjusts, **request},
-        )
+        merged = opt.merge(options, _EMIT_AND_WAIT, _given(locals()), EMIT.seed_names)
         wait_timeout, interval = _wait_settings(merged, timeout, poll_interval)
         ro = RequestOptions.take(merged, wait=True)
         body = emit_body(customer_id, delta, reason, merged)
@@ -349,7 +349,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> RecordStatus:
         """The current status of one recorded delta."""
-        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         path = f"/api/v1/balance/delta/{segment(check.text(record_id, 'recordId'))}"
         return RecordStatus.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -400,35 +400,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> DerivedBalance:
         """The balance derived from verified deltas in scope (default: the current UTC month)."""
-        merged = opt.merge(
-            options,
-            _DERIVE,
-            {
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                "starting_balance": starting_balance,
-                "starting_checkpoint": starting_checkpoint,
-                "starting_checkpoint_type": starting_checkpoint_type,
-                "limit": limit,
-                "offset": offset,
-                **request,
-            },
-        )
+        merged = _DERIVE.merge(options, locals())
         ro = RequestOptions.take(merged)
-        scope = scope_fields(merged)
-        params = {
-            "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance"),
-            "startingCheckpoint": scope.get("startingCheckpoint"),
-            "startingCheckpointType": scope.get("startingCheckpointType"),
-            "limit": _maybe(merged, "limit", check.positive_int),
-            "offset": _maybe(merged, "offset", check.non_negative_int),
-            "period": scope.get("period"),
-            "timePreset": scope.get("timePreset"),
-            "startDate": scope.get("startDate"),
-            "endDate": scope.get("endDate"),
-        }
+        params = _DERIVE.wire(merged)
         path = f"/api/v1/balance/derive/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
         return DerivedBalance.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -504,7 +478,7 @@ class Balance:
     ) -> CompareReport:
         """Compare your balance and theirs with the neutral balance PacSpace derives.
 
-        ``balances`` is the seeds' ``{"yours": ..., "theirs": ...}``; ``yours=``/``theirs=``
+        ``balances`` is the documented ``{"yours": ..., "theirs": ...}``; ``yours=``/``theirs=``
         say the same. The report says which view matches and, when one does not, by how
         much and in which windows the neutral record moved.
         """
@@ -519,28 +493,15 @@ class Balance:
                 "compare needs both balances: yours and theirs",
                 field="yours" if your is None else "theirs",
             )
-        merged = opt.merge(
-            options,
-            _COMPARE,
-            {
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                "starting_balance": starting_balance,
-                "starting_checkpoint": starting_checkpoint,
-                "starting_checkpoint_type": starting_checkpoint_type,
-                **request,
-            },
-        )
+        merged = _COMPARE.merge(options, locals())
         ro = RequestOptions.take(merged)
-        scope = scope_fields(merged)
+        wire = _COMPARE.wire(merged)
         body: dict[str, Any] = {
             "customerId": check.text(customer_id, "customerId"),
             "yourBalance": check.amount(your, "yours"),
             "theirBalance": check.amount(their, "theirs"),
-            "startingBalance": _maybe_amount(merged, "starting_balance", "startingBalance") or 0,
-            **scope,
+            "startingBalance": wire.pop("startingBalance", 0),
+            **wire,
         }
         data = await self._transport.request(
             "POST", "/api/v1/balance/compare", body=body, options=ro
@@ -563,28 +524,12 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Checkpoint:
         """Lock a scope's verified deltas under one proof root for an invoice."""
-        merged = opt.merge(
-            options,
-            _CHECKPOINT,
-            {
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                "mode": mode,
-                "fingerprints": fingerprints,
-                **request,
-            },
-        )
+        merged = _CHECKPOINT.merge(options, locals())
         ro = RequestOptions.take(merged)
         body: dict[str, Any] = {}
         if customer_id is not None:
             body["customerId"] = check.text(customer_id, "customerId")
-        body.update(scope_fields(merged))
-        if merged.get("mode") is not None:
-            body["mode"] = check.text(merged["mode"], "mode")
-        if merged.get("fingerprints") is not None:
-            body["fingerprints"] = check.string_list(merged["fingerprints"], "fingerprints")
+        body.update(_CHECKPOINT.wire(merged))
         data = await self._transport.request(
             "POST", "/api/v1/balance/checkpoint", body=body, options=ro
         )
@@ -604,31 +549,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> CheckpointList:
         """Checkpoints, newest first, optionally for one customer and scope."""
-        merged = opt.merge(
-            options,
-            _LIST_CHECKPOINTS,
-            {
-                "customer_id": customer_id,
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                "limit": limit,
-                "offset": offset,
-                **request,
-            },
-        )
+        merged = _LIST_CHECKPOINTS.merge(options, locals())
         ro = RequestOptions.take(merged)
-        scope = scope_fields(merged)
-        params = {
-            "customerId": _maybe(merged, "customer_id", check.text),
-            "period": scope.get("period"),
-            "timePreset": scope.get("timePreset"),
-            "startDate": scope.get("startDate"),
-            "endDate": scope.get("endDate"),
-            "limit": _maybe(merged, "limit", check.positive_int),
-            "offset": _maybe(merged, "offset", check.non_negative_int),
-        }
+        params = _LIST_CHECKPOINTS.wire(merged)
         data = await self._transport.request(
             "GET", f"/api/v1/balance/checkpoints{query(params)}", options=ro
         )
@@ -675,17 +598,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Receipt:
         """A customer's receipt data; with a scope, the invoice proof for that scope."""
-        merged = opt.merge(
-            options,
-            _RECEIPT,
-            {
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                **request,
-            },
-        )
+        merged = _RECEIPT.merge(options, locals())
         if merged.keys() & SCOPE_KEYS:
             return await self._invoice_proof(customer_id, merged)
         ro = RequestOptions.take(merged)
@@ -704,25 +617,14 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Receipt:
         """The proof of one scope (default: the current month) to attach to an invoice."""
-        merged = opt.merge(
-            options,
-            _RECEIPT,
-            {
-                "period": period,
-                "time_preset": time_preset,
-                "start_date": start_date,
-                "end_date": end_date,
-                **request,
-            },
-        )
+        merged = _RECEIPT.merge(options, locals())
         return await self._invoice_proof(customer_id, merged)
 
     async def _invoice_proof(self, customer_id: str, merged: dict[str, Any]) -> Receipt:
         ro = RequestOptions.take(merged)
-        scope = scope_fields(merged)
         path = (
             f"/api/v1/balance/invoice-proof/{segment(check.text(customer_id, 'customerId'))}"
-            + query({k: scope.get(k) for k in ("period", "timePreset", "startDate", "endDate")})
+            + query(_RECEIPT.wire(merged))
         )
         return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -738,15 +640,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> CustomerList:
         """Customers, optionally filtered by a search string; ``page`` starts at 1."""
-        merged = opt.merge(
-            options, _CUSTOMERS, {"search": search, "limit": limit, "page": page, **request}
-        )
+        merged = _CUSTOMERS.merge(options, locals())
         ro = RequestOptions.take(merged)
-        params = {
-            "search": merged.get("search"),
-            "limit": _maybe(merged, "limit", check.positive_int),
-            "page": _maybe(merged, "page", check.positive_int),
-        }
+        params = _CUSTOMERS.wire(merged)
         data = await self._transport.request(
             "GET", f"/api/v1/balance/customers{query(params)}", options=ro
         )
@@ -780,22 +676,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Customer:
         """One customer: derived balance, delta count and recent activity."""
-        merged = opt.merge(
-            options,
-            _CUSTOMER,
-            {
-                "period": period,
-                "delta_page": delta_page,
-                "delta_limit": delta_limit,
-                **request,
-            },
-        )
+        merged = _CUSTOMER.merge(options, locals())
         ro = RequestOptions.take(merged)
-        params = {
-            "deltaPage": _maybe(merged, "delta_page", check.positive_int),
-            "deltaLimit": _maybe(merged, "delta_limit", check.positive_int),
-            "period": _maybe(merged, "period", check.period),
-        }
+        params = _CUSTOMER.wire(merged)
         customer = segment(check.text(customer_id, "customerId"))
         path = f"/api/v1/balance/customers/{customer}{query(params)}"
         return Customer.from_answer(await self._transport.request("GET", path, options=ro))
@@ -806,7 +689,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Usage:
         """This month's plan usage: ``used``, ``limit``, ``remaining``, ``allowed``."""
-        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         return Usage.from_answer(
             await self._transport.request("GET", "/api/v1/balance/usage", options=ro)
         )
@@ -822,22 +705,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> Gaps:
         """Holes in a customer's sequence of verified deltas."""
-        merged = opt.merge(
-            options,
-            _GAPS,
-            {
-                "from_sequence": from_sequence,
-                "to_sequence": to_sequence,
-                "limit": limit,
-                **request,
-            },
-        )
+        merged = _GAPS.merge(options, locals())
         ro = RequestOptions.take(merged)
-        params = {
-            "fromSequence": _maybe(merged, "from_sequence", check.non_negative_int),
-            "toSequence": _maybe(merged, "to_sequence", check.non_negative_int),
-            "limit": _maybe(merged, "limit", check.positive_int),
-        }
+        params = _GAPS.wire(merged)
         path = (
             f"/api/v1/balance/gaps/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
         )
@@ -853,15 +723,9 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> WebhookDeliveryList:
         """Webhook deliveries, optionally by status (``delivered``, ``failed``, ``pending``)."""
-        merged = opt.merge(
-            options, _DELIVERIES, {"status": status, "limit": limit, "offset": offset, **request}
-        )
+        merged = _DELIVERIES.merge(options, locals())
         ro = RequestOptions.take(merged)
-        params = {
-            "status": _maybe(merged, "status", check.text),
-            "limit": _maybe(merged, "limit", check.positive_int),
-            "offset": _maybe(merged, "offset", check.non_negative_int),
-        }
+        params = _DELIVERIES.wire(merged)
         data = await self._transport.request(
             "GET", f"/api/v1/balance/webhooks{query(params)}", options=ro
         )
@@ -894,7 +758,7 @@ class Balance:
         **request: Unpack[RequestOverrides],
     ) -> APIModel:
         """Deliver one webhook event again."""
-        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         path = f"/api/v1/balance/webhooks/{segment(check.text(event_id, 'eventId'))}/retry"
         return APIModel.from_answer(
             await self._transport.request("POST", path, body={}, options=ro)
@@ -928,14 +792,11 @@ def _wait_settings(
     return seconds(timeout, "timeout"), seconds(poll_interval, "poll_interval")
 
 
-def _maybe(merged: Mapping[str, Any], key: str, check: Any) -> Any:
-    value = merged.get(key)
-    return None if value is None else check(value, key)
-
-
-def _maybe_amount(merged: Mapping[str, Any], key: str, field: str) -> Decimal | None:
-    value = merged.get(key)
-    return None if value is None else check.amount(value, field)
+def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``emit_and_wait``'s emit arguments (its ``timeout`` is the wait's, not a request's)."""
+    return {name: arguments[name] for name in ("reference_id", "metadata", "adjusts")} | dict(
+        arguments["request"]
+    )
 
 
 def _custom(options: Mapping[str, Any] | None, start: datetime, end: datetime) -> dict[str, Any]:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _options as opt
+from .. import _params as spec
 from .. import _validate as check
 from .._errors import ValidationError
 from .._options import RequestOptions
 from .._transport import Transport
 from ..types import DashboardCustomer
-from ._common import keys
 
 __all__ = ["Customers"]
 
-_CREATE = keys()
+_CREATE = spec.Call(
+    spec.text("display_name", "displayName"),
+    spec.text("customer_id", "customerId"),
+    spec.text("sharing_state_hint", "sharingStateHint"),
+    spec.text("event_cadence", "eventCadence"),
+    spec.text("unit_label", "unitLabel"),
+)
 
 
 class Customers:
@@ -44,7 +49,7 @@ class Customers:
         Needs a dashboard token: ``dashboard_token=``, ``options={"dashboardToken": ...}``,
         or ``PacSpace(dashboard_token=...)``. Balance API keys cannot create customers.
         """
-        merged = opt.merge(options, _CREATE, {"dashboard_token": dashboard_token})
+        merged = _CREATE.merge(options, locals())
         merged.setdefault("dashboard_token", self._token)
         if not merged.get("dashboard_token"):
             raise ValidationError(
@@ -52,14 +57,6 @@ class Customers:
                 field="dashboard_token",
             )
         ro = RequestOptions.take(merged)
-        body: dict[str, Any] = {"displayName": check.text(display_name, "displayName")}
-        for key, value in (
-            ("customerId", customer_id),
-            ("sharingStateHint", sharing_state_hint),
-            ("eventCadence", event_cadence),
-            ("unitLabel", unit_label),
-        ):
-            if value is not None:
-                body[key] = check.text(value, key)
+        body = {"displayName": check.text(display_name, "displayName"), **_CREATE.wire(merged)}
         data = await self._transport.request("POST", "/dashboard/customers", body=body, options=ro)
         return DashboardCustomer.from_answer(data)

@@ -19,24 +19,18 @@ from typing import Any
 
 from .._errors import PacSpaceError, ValidationError
 from ..types import EmitResult
+from ._delta import ITEM_NAMES
 
 __all__ = ["EmitItem", "EmitOutcome", "Progress", "stream"]
 
 EmitItem = Mapping[str, Any]
 """``customerId``/``delta``/``reason`` (+ ``referenceId``, ``metadata``, ``adjusts``,
-``idempotencyKey``) as in the seeds, or the same in snake_case."""
+``idempotencyKey``) as in the product's documentation, or the same in snake_case."""
 EmitOutcome = EmitResult | PacSpaceError
 Progress = Callable[[int, EmitOutcome], object]
 """``progress(index, outcome)``: called once per item, in input order, as it completes."""
 
-_NAMES: dict[str, str] = {
-    "customerId": "customer_id",
-    "referenceId": "reference_id",
-    "idempotencyKey": "idempotency_key",
-}
-_FIELDS = frozenset(
-    {"customer_id", "delta", "reason", "reference_id", "metadata", "adjusts", "idempotency_key"}
-)
+_FIELDS = frozenset(ITEM_NAMES.values())
 
 
 def item_arguments(item: Any) -> dict[str, Any]:
@@ -44,7 +38,7 @@ def item_arguments(item: Any) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise ValidationError(f"each item must be a dict, not {type(item).__name__}", field="item")
     arguments: dict[str, Any] = {
-        _NAMES.get(str(key), str(key)): value for key, value in item.items()
+        ITEM_NAMES.get(str(key), str(key)): value for key, value in item.items()
     }
     unknown = set(arguments) - _FIELDS
     if unknown:

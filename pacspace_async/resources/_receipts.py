@@ -14,13 +14,12 @@ from urllib.parse import unquote, urlsplit
 
 from typing_extensions import Unpack
 
-from .. import _options as opt
+from .. import _params as spec
 from .. import _validate as check
 from .._errors import ValidationError
 from .._options import RequestOptions, RequestOverrides
 from .._transport import Transport, query, segment
 from ..types import ReceiptDocument
-from ._common import keys
 
 __all__ = ["PATHS", "Receipts"]
 
@@ -29,8 +28,8 @@ PATHS = {
     "get": "/api/v1/balance/receipts/{receipt_id}",
     "pdf": "/api/v1/balance/receipts/{receipt_id}/pdf",
 }
-_LIST = keys("customer_id", "limit")
-_PLAIN = keys()
+_LIST = spec.Call(spec.text("customer_id", "customerId"), spec.count("limit", "limit"))
+_PLAIN = spec.Call()
 
 
 class Receipts:
@@ -48,13 +47,9 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> builtins.list[ReceiptDocument]:
         """A customer's receipt documents, newest first."""
-        merged = opt.merge(options, _LIST, {"limit": limit, **request})
+        merged = _LIST.merge(options, locals())
         ro = RequestOptions.take(merged)
-        limit_value = merged.get("limit")
-        params = {
-            "customerId": check.text(customer_id, "customerId"),
-            "limit": None if limit_value is None else check.positive_int(limit_value, "limit"),
-        }
+        params = _LIST.wire({**merged, "customer_id": check.text(customer_id, "customerId")})
         data = await self._transport.request("GET", PATHS["list"] + query(params), options=ro)
         items = data.get("receipts", []) if isinstance(data, dict) else data
         if not isinstance(items, builtins.list):
@@ -70,7 +65,7 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> ReceiptDocument:
         """One receipt document by its id."""
-        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         path = PATHS["get"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
         return ReceiptDocument.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -81,7 +76,7 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> bytes:
         """The receipt as a PDF document (bytes)."""
-        ro = RequestOptions.take(opt.merge(options, _PLAIN, request))
+        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         path = PATHS["pdf"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
         data: bytes = await self._transport.request("GET", path, options=ro, raw=True)
         return data

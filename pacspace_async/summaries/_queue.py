@@ -1,4 +1,4 @@
-"""The summary queue: the seeds' ``queue_summary``/``flush_summaries``, meters, and close.
+"""The summary queue: the documented ``queue_summary``/``flush_summaries``, meters, and close.
 
 Semantics follow pacspace-sdk where they are safe (see the README for every difference):
 an unsent summary for the same customer, **reason** and window is replaced by a later one

@@ -37,7 +37,7 @@ class FlushFailure(APIModel):
 
 
 class FlushResult(APIModel):
-    """What one flush did. ``accepted``/``failed`` are the seeds'; the rest the official client's."""
+    """What one flush did. ``accepted``/``failed`` are the documented ones; the rest pacspace-sdk's."""
 
     profile: str
     started_at: str
