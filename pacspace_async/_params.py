@@ -87,7 +87,8 @@ class Call:
     def __init__(self, *params: Param, extra: frozenset[str] = frozenset()) -> None:
         self.params = params
         self.scope = any(p.check is None for p in params)
-        self.allowed = frozenset({p.name for p in params} | extra | REQUEST_KEYS)
+        self.keywords = tuple(p.name for p in params) + tuple(sorted(extra))
+        self.allowed = frozenset(self.keywords) | REQUEST_KEYS
         self.seed_names = {p.wire: p.name for p in params}
 
     def merge(
@@ -95,8 +96,10 @@ class Call:
     ) -> dict[str, Any]:
         """One snake_case dict from the options dict and the method's own arguments
         (``locals()``: the declared keywords and the ``request`` overrides)."""
-        given = {name: arguments.get(name) for name in self.allowed if name in arguments}
-        given.update(arguments.get("request") or {})
+        given = {name: arguments[name] for name in self.keywords if name in arguments}
+        request = arguments.get("request")
+        if request:
+            given.update(request)
         return merge(options, self.allowed, given, self.seed_names)
 
     def wire(self, merged: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,12 @@ no-op that costs one attribute check.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
 import sys
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,7 @@ _TEMPLATES = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def route_of(path: str) -> str:
     """The path's template (``/api/v1/balance/delta/{recordId}``): what logs and spans
     name, so that ids never become span names or metric labels. The query is dropped."""
@@ -78,6 +81,8 @@ class Telemetry:
     """The OpenTelemetry instruments, or nothing when the API is not installed."""
 
     def __init__(self) -> None:
+        self._tracing = False
+        self._looked = -1.0
         self._waiters: weakref.WeakSet[Any] = weakref.WeakSet()
         self._queues: weakref.WeakSet[Any] = weakref.WeakSet()
         try:
@@ -139,11 +144,24 @@ class Telemetry:
 
     # -- hooks -----------------------------------------------------------------------
 
+    @property
+    def tracing(self) -> bool:
+        """Whether a tracer provider is set up: without one, no span is made at all (the
+        API's proxy would make a non-recording one, for microseconds a request). Once set
+        up it stays; until then it is looked for at most once a second."""
+        if self._tracing or not self.enabled:
+            return self._tracing
+        now = time.monotonic()
+        if now - self._looked < 1.0:
+            return False
+        self._looked = now
+        self._tracing = not isinstance(
+            self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider
+        )
+        return self._tracing
+
     @contextlib.contextmanager
     def request_span(self, method: str, route: str, host: str) -> Iterator[Span | None]:
-        if not self.enabled:
-            yield None
-            return
         kind = self._trace.SpanKind.CLIENT
         attributes = {"http.request.method": method, "http.route": route, "server.address": host}
         with self._tracer.start_as_current_span(

@@ -60,7 +60,7 @@ from ._errors import (
 from ._options import RequestOptions
 from ._retry import backoff, is_retryable, parse_retry_after
 from ._telemetry import log, route_of, telemetry
-from .types._raw import LAST_ANSWER, RawResponse
+from .types._raw import LAST_ANSWER
 
 __all__ = ["Transport", "query", "segment"]
 
@@ -216,25 +216,38 @@ class Transport:
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
         call = _Call(method, url, path, headers, content, timeout, raw)
-        with telemetry.request_span(method, call.route, self._host) as span:
+        span = None
+        scope = (
+            telemetry.request_span(method, call.route, self._host) if telemetry.tracing else None
+        )
+        if scope is not None:
+            span = scope.__enter__()
+        try:
             try:
-                data = await self._retried(call, retries)
+                # The first attempt inline (no retry machinery until one is needed).
+                data = await self._once(call)
             except PacSpaceError as exc:
-                telemetry.request_done(span, call.route, exc.status_code, call.attempts, exc.code)
-                raise
-            telemetry.request_done(span, call.route, call.status, call.attempts, None)
+                if retries == 0 or not is_retryable(exc):
+                    raise
+                data = await self._retried(call, retries, exc)
+        except PacSpaceError as exc:
+            telemetry.request_done(span, call.route, exc.status_code, call.attempts, exc.code)
+            if scope is not None:
+                scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        except BaseException as exc:  # cancelled: the span ends too
+            if scope is not None:
+                scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        telemetry.request_done(span, call.route, call.status, call.attempts, None)
+        if scope is not None:
+            scope.__exit__(None, None, None)
         if call.reply is not None:
-            headers = {k.lower(): v for k, v in call.reply.headers.items()}
-            LAST_ANSWER.set(RawResponse(call.reply.status_code, headers))
+            LAST_ANSWER.set((call.reply.status_code, call.reply.headers))
         return data
 
-    async def _retried(self, call: _Call, retries: int) -> Any:
-        try:
-            return await self._once(call)
-        except PacSpaceError as exc:
-            if retries == 0 or not is_retryable(exc):
-                raise
-            first = exc
+    async def _retried(self, call: _Call, retries: int, first: PacSpaceError) -> Any:
+        """Attempts after a retryable first failure: backoff, ``Retry-After``, tenacity."""
         await sleep(backoff(1, first))
         if retries == 1:
             return await self._once(call)

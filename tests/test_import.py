@@ -46,14 +46,18 @@ def deltas(sandbox: Sandbox) -> list[tuple[str, Decimal, str, str]]:
     return [(r[0], Decimal(str(r[1])), r[2], r[3]) for r in rows]
 
 
+@pytest.fixture
+def usage(tmp_path: Path, env: dict[str, str]) -> Path:
+    """``usage.csv`` (four lines, the third bad), to import against the sandbox."""
+    path = tmp_path / "usage.csv"
+    path.write_text(CSV)
+    return path
+
+
 def test_a_csv_is_imported_once_however_often_it_runs(
-    tmp_path: Path,
-    env: dict[str, str],
-    pacspace_sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    usage: Path, pacspace_sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    usage = tmp_path / "usage.csv"
-    usage.write_text(CSV)
+    tmp_path = usage.parent
     assert main(["import", str(usage)]) == 1  # one bad line
     out = capsys.readouterr()
     assert "line 4: delta: " in out.err
@@ -98,12 +102,8 @@ def test_json_lines_with_a_metadata_object(
 
 
 def test_a_dry_run_names_each_bad_line_and_sends_nothing(
-    tmp_path: Path,
-    env: dict[str, str],
-    pacspace_sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    usage: Path, pacspace_sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    usage = tmp_path / "usage.csv"
     usage.write_text(CSV + "c4,,api_calls,,\nc5,1,,,\nc6,1,r,,,extra\n")
     assert main(["import", str(usage), "--dry-run"]) == 1
     out = capsys.readouterr().out.splitlines()

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import pacspace_sync
 from pacspace_async import PacSpace, PacSpaceError
-from pacspace_async._telemetry import route_of
+from pacspace_async._telemetry import route_of, telemetry
 from pacspace_sandbox import Sandbox
 
 KEY = "pk_test_PUBLIC.SECRETPART"
@@ -40,6 +40,7 @@ def otel() -> None:
         provider.add_span_processor(SimpleSpanProcessor(SPANS))
         trace.set_tracer_provider(provider)
         metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
+    telemetry._looked = -1.0  # look for the provider on the next request, not a second later
 
 
 @pytest.fixture(autouse=True)

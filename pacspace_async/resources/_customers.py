@@ -20,6 +20,7 @@ _CREATE = spec.Call(
     spec.text("sharing_state_hint", "sharingStateHint"),
     spec.text("event_cadence", "eventCadence"),
     spec.text("unit_label", "unitLabel"),
+    extra=frozenset({"dashboard_token"}),
 )
 
 

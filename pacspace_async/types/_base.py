@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
@@ -63,7 +63,6 @@ class APIModel(BaseModel):
     )
 
     _wire_names: ClassVar[dict[str, str]] = {}
-    _raw: RawResponse | None = PrivateAttr(default=None)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -77,8 +76,8 @@ class APIModel(BaseModel):
     @classmethod
     def from_answer(cls, data: Any) -> Self:
         """The model of a server answer; an answer of the wrong shape is a PacSpaceError."""
-        raw = LAST_ANSWER.get()
-        if raw is not None:
+        reply = LAST_ANSWER.get()
+        if reply is not None:
             LAST_ANSWER.set(None)
         try:
             model = cls.model_validate(data)
@@ -91,14 +90,18 @@ class APIModel(BaseModel):
                 "INVALID_RESPONSE",
                 body=data,
             ) from None
-        model._raw = raw
+        if reply is not None:
+            # Not a pydantic private attribute: those cost every model (nested ones too)
+            # a post-init step. Kept out of dumps, equality and reprs all the same.
+            object.__setattr__(model, "_pacspace_raw", RawResponse(*reply))
         return model
 
     @property
     def raw_response(self) -> RawResponse | None:
         """The HTTP answer this came in (status, headers, ``request_id``, ``rate_limit``);
         ``None`` for models not read from an answer (webhook events, local reports)."""
-        return self._raw
+        raw: RawResponse | None = self.__dict__.get("_pacspace_raw")
+        return raw
 
     # -- dict-style access by wire name ---------------------------------------------
 

@@ -12,8 +12,8 @@ __all__ = ["LAST_ANSWER", "RawResponse"]
 @dataclass(frozen=True)
 class RawResponse:
     """What came with an answer, as openai-python's ``with_raw_response`` shows it:
-    ``answer.raw_response.headers["x-request-id"]``. Headers are lower-case; the body is
-    not kept (the model is the body)."""
+    ``answer.raw_response.headers["X-Request-Id"]``. ``headers`` is case-insensitive (the
+    HTTP library's own mapping); the body is not kept (the model is the body)."""
 
     status_code: int
     headers: Mapping[str, str] = field(repr=False)
@@ -27,9 +27,16 @@ class RawResponse:
     def rate_limit(self) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers, by their suffix (``limit``, ``remaining``, ``reset``)."""
         prefix = "x-ratelimit-"
-        return {k[len(prefix) :]: v for k, v in self.headers.items() if k.startswith(prefix)}
+        return {
+            k.lower()[len(prefix) :]: v
+            for k, v in self.headers.items()
+            if k.lower().startswith(prefix)
+        }
 
 
-LAST_ANSWER: ContextVar[RawResponse | None] = ContextVar("pacspace_last_answer", default=None)
-"""Set by the transport after each request and taken by the model built from its answer,
-in the same task (so concurrent calls never see each other's)."""
+LAST_ANSWER: ContextVar[tuple[int, Mapping[str, str]] | None] = ContextVar(
+    "pacspace_last_answer", default=None
+)
+"""The status and headers of the last answer, set by the transport after each request and
+taken by the model built from it, in the same task (concurrent calls never see each
+other's)."""
