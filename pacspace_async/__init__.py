@@ -7,6 +7,7 @@ checkpoint balances.
 """
 
 from . import _telemetry
+from ._backends._callable import TransportCallable, TransportResponse
 from ._client import PacSpace
 from ._config import ClientOptions, HttpBackend
 from ._errors import (
@@ -46,6 +47,8 @@ __all__ = [
     "Progress",
     "RequestOverrides",
     "Timeout",
+    "TransportCallable",
+    "TransportResponse",
     "WaitOverrides",
     "APIConnectionError",
     "APITimeoutError",

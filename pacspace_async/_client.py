@@ -15,6 +15,7 @@ from typing_extensions import Unpack
 
 from . import _validate as check
 from ._aio import running_loop
+from ._backends._callable import TransportCallable
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     ClientArguments,
@@ -86,6 +87,7 @@ class PacSpace:
         dashboard_token: str | None = None,
         max_status_requests: int = 32,
         submission: Mapping[str, Any] | None = None,
+        transport: TransportCallable | None = None,
     ) -> None:
         self._config = ClientConfig.resolve(
             api_key,
@@ -102,12 +104,18 @@ class PacSpace:
         )
         if dashboard_token is not None:
             check.header_value(dashboard_token, "dashboard_token")
-        self._transport = Transport(self._config, http_client, http_backend=http_backend)
+        if transport is not None and (http_client is not None or not callable(transport)):
+            raise ValidationError(
+                "transport must be a callable, and not given with http_client", field="transport"
+            )
+        self._transport = Transport(
+            self._config, http_client, http_backend=http_backend, transport=transport
+        )
         self._waiter = Waiter(self._status, max_in_flight=max_status_requests)
 
         def exit_submit() -> tuple[Submit, Callable[[], Awaitable[None]]]:
             # At interpreter exit this client's loop is gone: a fresh connection sends.
-            fresh = Transport(self._config, http_backend=http_backend)
+            fresh = Transport(self._config, http_backend=http_backend, transport=transport)
             return (lambda deltas, key: submit_batch(fresh, deltas, key)), fresh.aclose
 
         self._summaries = SummaryQueue(
@@ -196,9 +204,10 @@ class PacSpace:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def aclose(self) -> CloseReport:
+    async def aclose(self, reason: str | None = None) -> CloseReport:
         """Deliver what summaries and meters hold (``autoFlushOnShutdown``), stop the
         waiter, and release connections (an ``http_client`` you passed stays open).
+        Later calls raise ``CLIENT_CLOSED``, with ``reason`` as the message if given.
 
         Returns what happened to the usage: ``undelivered`` summaries stay in an outbox,
         or are ``lost`` when they were held in memory (a WARNING says so too). The
@@ -206,6 +215,8 @@ class PacSpace:
         """
         if not self._owner:
             return CloseReport()  # a with_options view: the client it came from owns all
+        if reason is not None:
+            self._transport.close_reason = check.text(reason, "reason")
         try:
             return await self._summaries.aclose()
         finally:
@@ -213,6 +224,12 @@ class PacSpace:
                 await self._waiter.aclose()
             finally:
                 await self._transport.aclose()
+
+    async def shutdown(self, reason: str = "SDK shutdown") -> CloseReport:
+        """pacspace-sdk's ``shutdown``: stop the summary scheduler (delivering what it
+        holds, as :meth:`aclose` does) and close the client; every later call raises
+        ``CLIENT_CLOSED`` with ``reason`` as its message."""
+        return await self.aclose(reason)
 
     def _on_fork_child(self, revive: Callable[[], object]) -> None:
         """``pacspace_sync``: how a forked child brings a client back for its meters."""

@@ -24,6 +24,7 @@ from urllib.request import (  # type: ignore[attr-defined]  # both are public, u
 import httpx
 from typing_extensions import TypedDict
 
+from ._backends._callable import TransportCallable
 from ._errors import PacSpaceError, ValidationError
 from ._time import Timeout, client_timeout, from_ms
 from ._version import __version__
@@ -61,6 +62,7 @@ class ClientOptions(TypedDict, total=False):
     dashboard_token: str | None
     max_status_requests: int
     submission: Mapping[str, Any] | None
+    transport: TransportCallable | None
 
 
 class ClientArguments(ClientOptions, total=False):

@@ -40,6 +40,7 @@ from ._backends import (
     UnsupportedEncoding,
     open_backend,
 )
+from ._backends._callable import CallableBackend, TransportCallable
 from ._config import USER_AGENT, ClientConfig, redact
 from ._errors import (
     APIConnectionError,
@@ -145,14 +146,20 @@ class Transport:
         http_client: httpx.AsyncClient | None = None,
         *,
         http_backend: str = "auto",
+        transport: TransportCallable | None = None,
     ) -> None:
         self.config = config
-        self._owns_backend = http_client is None
-        self._backend: Backend = (
-            ClientBackend(http_client)
-            if http_client is not None
-            else open_backend(http_backend, proxy=config.proxy, ssl_context=config.ssl_context)
-        )
+        self._owns_backend = http_client is None and transport is None
+        self._backend: Backend
+        if transport is not None:
+            self._backend = CallableBackend(transport)
+        elif http_client is not None:
+            self._backend = ClientBackend(http_client)
+        else:
+            self._backend = open_backend(
+                http_backend, proxy=config.proxy, ssl_context=config.ssl_context
+            )
+        self.close_reason = "The client is closed."
         self._timeout = config.timeout.as_dict()
         common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if config.chain_id is not None:
@@ -181,6 +188,12 @@ class Transport:
         twin._parent = self
         return twin
 
+    def _closing_reason(self) -> str:
+        parent = self._parent
+        return (
+            parent._closing_reason() if parent is not None and parent.closed else self.close_reason
+        )
+
     @property
     def closed(self) -> bool:
         return self._closed or (self._parent is not None and self._parent.closed)
@@ -207,7 +220,7 @@ class Transport:
         ``path`` already carries its query string. ``raw`` returns the body's bytes.
         """
         if self.closed:
-            raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED", path)
+            raise PacSpaceError(self._closing_reason(), 0, "CLIENT_CLOSED", path)
         headers = self._headers_for(method, options, authenticated)
         content = None if body is _NO_BODY else _json.dumps(body).encode()
         timeout = (

@@ -275,10 +275,13 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
 _LIFECYCLE_TEXT = '''    def __repr__(self) -> str:
         return repr(self._runtime.client())
 
-    def close(self) -> CloseReport | None:
+    def close(self, reason: str | None = None) -> CloseReport | None:
         """Deliver what summaries and meters hold, release connections; returns what
-        happened to the usage (see ``pacspace_async.PacSpace.aclose``). The loop thread
-        stops when the last client closes."""
+        happened to the usage (see ``pacspace_async.PacSpace.aclose``). Later calls raise
+        ``CLIENT_CLOSED`` (with ``reason`` as the message, as in pacspace-sdk). The loop
+        thread stops when the last client closes."""
+        if reason is not None and not self._runtime.closed:
+            self._runtime.close_reason = reason
         report: CloseReport | None = self._finalizer()
         return report
 

@@ -41,6 +41,8 @@ from pacspace_async import (
     ServiceUnavailableError,
     Timeout,
     TimeoutError,
+    TransportCallable,
+    TransportResponse,
     ValidationError,
     WaitOverrides,
     WebhookEvent,
@@ -52,7 +54,6 @@ from pacspace_async import (
 from pacspace_async import PacSpace as _AsyncPacSpace
 from pacspace_async.summaries import Meter
 from pacspace_async.types import (
-    APIModel,
     Checkpoint,
     CheckpointList,
     CloseReport,
@@ -75,6 +76,7 @@ from pacspace_async.types import (
     Verification,
     WebhookDelivery,
     WebhookDeliveryList,
+    WebhookRetry,
 )
 from pacspace_sync._runtime import Runtime
 
@@ -107,6 +109,8 @@ __all__ = [
     "ServiceUnavailableError",
     "Timeout",
     "TimeoutError",
+    "TransportCallable",
+    "TransportResponse",
     "ValidationError",
     "WaitOverrides",
     "WebhookEvent",
@@ -806,8 +810,8 @@ class Balance:
         event_id: str,
         options: Mapping[str, Any] | None = None,
         **request: Unpack[RequestOverrides],
-    ) -> APIModel:
-        """Deliver one webhook event again."""
+    ) -> WebhookRetry:
+        """Deliver one webhook event again; ``status`` is upper-cased like every status."""
         return self._runtime.run(lambda c: c.balance.retry_webhook(event_id, options, **request))
 
 
@@ -834,6 +838,7 @@ class PacSpace:
         dashboard_token: str | None = None,
         max_status_requests: int = 32,
         submission: Mapping[str, Any] | None = None,
+        transport: TransportCallable | None = None,
     ) -> None:
         self._runtime = Runtime(
             lambda: _AsyncPacSpace(
@@ -854,6 +859,7 @@ class PacSpace:
                 dashboard_token=dashboard_token,
                 max_status_requests=max_status_requests,
                 submission=submission,
+                transport=transport,
             )
         )
         self._attach()
@@ -912,13 +918,23 @@ class PacSpace:
         """
         return self._runtime.run(lambda c: c.verify(proof_root, source))
 
+    def shutdown(self, reason: str = "SDK shutdown") -> CloseReport:
+        """pacspace-sdk's ``shutdown``: stop the summary scheduler (delivering what it
+        holds, as :meth:`aclose` does) and close the client; every later call raises
+        ``CLIENT_CLOSED`` with ``reason`` as its message.
+        """
+        return self._runtime.run(lambda c: c.shutdown(reason))
+
     def __repr__(self) -> str:
         return repr(self._runtime.client())
 
-    def close(self) -> CloseReport | None:
+    def close(self, reason: str | None = None) -> CloseReport | None:
         """Deliver what summaries and meters hold, release connections; returns what
-        happened to the usage (see ``pacspace_async.PacSpace.aclose``). The loop thread
-        stops when the last client closes."""
+        happened to the usage (see ``pacspace_async.PacSpace.aclose``). Later calls raise
+        ``CLIENT_CLOSED`` (with ``reason`` as the message, as in pacspace-sdk). The loop
+        thread stops when the last client closes."""
+        if reason is not None and not self._runtime.closed:
+            self._runtime.close_reason = reason
         report: CloseReport | None = self._finalizer()
         return report
 

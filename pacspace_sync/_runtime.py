@@ -30,6 +30,8 @@ class Runtime:
         self._generation = loop_thread.acquire()
         self._client: AsyncPacSpace | None = self._build()
         self.closed = False
+        self.close_reason: str | None = None
+        """What ``close(reason)`` gave: the message of every later call's error."""
 
     def _build(self) -> AsyncPacSpace:
         """Build the async client on the loop thread, so it knows its loop from the start."""
@@ -46,7 +48,7 @@ class Runtime:
         """The async client of this process (rebuilt once after a fork)."""
         client = self._client
         if client is None:
-            raise PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED")
+            raise PacSpaceError(self.close_reason or "The client is closed.", 0, "CLIENT_CLOSED")
         if self._generation != loop_thread.generation:
             with self._lock:
                 if self._generation != loop_thread.generation:
@@ -100,7 +102,7 @@ class Runtime:
             generation = self._generation
         try:
             if generation == loop_thread.generation:
-                return loop_thread.run(client.aclose())
+                return loop_thread.run(client.aclose(self.close_reason))
             return None
         finally:
             loop_thread.release(generation)
@@ -116,6 +118,7 @@ class _Derived(Runtime):
         self._source: AsyncPacSpace | None = None
         self._client = None
         self.closed = False
+        self.close_reason = None
 
     def client(self) -> AsyncPacSpace:
         source = self._parent.client()  # raises CLIENT_CLOSED once the parent is closed

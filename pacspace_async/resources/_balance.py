@@ -28,7 +28,6 @@ from .._transport import Transport, query, segment
 from .._waiter import Waiter
 from ..summaries import Meter, SummaryQueue
 from ..types import (
-    APIModel,
     BatchResult,
     Checkpoint,
     CheckpointList,
@@ -48,6 +47,7 @@ from ..types import (
     Usage,
     WebhookDelivery,
     WebhookDeliveryList,
+    WebhookRetry,
 )
 from ._delta import EMIT, emit_body
 from ._many import EmitItem, EmitOutcome, Progress, stream
@@ -756,11 +756,11 @@ class Balance:
         event_id: str,
         options: Mapping[str, Any] | None = None,
         **request: Unpack[RequestOverrides],
-    ) -> APIModel:
-        """Deliver one webhook event again."""
+    ) -> WebhookRetry:
+        """Deliver one webhook event again; ``status`` is upper-cased like every status."""
         ro = RequestOptions.take(_PLAIN.merge(options, locals()))
         path = f"/api/v1/balance/webhooks/{segment(check.text(event_id, 'eventId'))}/retry"
-        return APIModel.from_answer(
+        return WebhookRetry.from_answer(
             await self._transport.request("POST", path, body={}, options=ro)
         )
 

@@ -30,6 +30,7 @@ from ._records import (
     Verification,
     WebhookDelivery,
     WebhookDeliveryList,
+    WebhookRetry,
 )
 from ._summaries import (
     CloseReport,
@@ -78,4 +79,5 @@ __all__ = [
     "Verification",
     "WebhookDelivery",
     "WebhookDeliveryList",
+    "WebhookRetry",
 ]

@@ -121,22 +121,22 @@ class APIModel(BaseModel):
             return default
         return default if value is None else value
 
+    # A key is there when the server sent it, as in the official client's dict: a field
+    # the answer left out is not ``in`` it, even where the model gives it a default.
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
         name = self._wire_names.get(key)
         if name is not None:
-            return getattr(self, name) is not None
+            return name in self.model_fields_set
         extra = self.__pydantic_extra__
         return extra is not None and key in extra
 
     def keys(self) -> list[str]:
-        """Wire names of the fields that have a value, then unknown fields."""
-        out = [
-            info.alias or name
-            for name, info in type(self).model_fields.items()
-            if getattr(self, name) is not None
-        ]
+        """Wire names of the fields the server sent, then unknown fields."""
+        sent = self.model_fields_set
+        out = [info.alias or name for name, info in type(self).model_fields.items() if name in sent]
         if self.__pydantic_extra__:
             out.extend(self.__pydantic_extra__)
         return out
@@ -171,9 +171,10 @@ class APIModel(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The answer as plain data with the wire's names; amounts stay exact ``Decimal``.
 
-        Fields the server did not send are left out, fields the SDK does not model kept.
+        Fields the server did not send are left out (a ``null`` it sent stays ``None``),
+        fields the SDK does not model kept.
         """
-        return self.model_dump(by_alias=True, exclude_none=True)
+        return self.model_dump(by_alias=True, exclude_unset=True)
 
     def to_json(self) -> str:
         """The answer as JSON with the wire's names, amounts written as exact numbers

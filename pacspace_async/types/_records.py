@@ -24,6 +24,7 @@ __all__ = [
     "Verification",
     "WebhookDelivery",
     "WebhookDeliveryList",
+    "WebhookRetry",
 ]
 
 
@@ -129,6 +130,13 @@ class WebhookDelivery(APIModel):
     last_error: str | None = None
     created_at: str | None = None
     delivered_at: str | None = None
+
+
+class WebhookRetry(APIModel):
+    """What retrying a delivery answers: the event, now ``PENDING`` again."""
+
+    event_id: str | None = None
+    status: DeliveryStatus | None = None
 
 
 class WebhookDeliveryList(APIModel):

@@ -5,6 +5,7 @@ Checked by ``tests/test_typing.py``; never imported by the test run itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -46,3 +47,22 @@ def blocking(pac: pacspace_sync.PacSpace, body: bytes, headers: dict[str, str]) 
 
 def constructed() -> pacspace_async.PacSpace:
     return PacSpace("pk_test_a.b", timeout=10, http_backend="aiohttp")
+
+
+@dataclass
+class FakeAnswer:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def fake_service(
+    method: str, url: str, headers: dict[str, str], body: str | None, timeout_ms: int
+) -> FakeAnswer:
+    return FakeAnswer(200, {}, b'{"success": true, "data": {"used": 1}}')
+
+
+def faked() -> pacspace_sync.PacSpace:
+    pac = pacspace_sync.PacSpace.init("pk_test_a.b", transport=fake_service)
+    pac.shutdown("done")
+    return pac
