@@ -62,7 +62,7 @@ async def main(cert: str, key: str) -> None:
 
 if __name__ == "__main__":
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
         uvloop.install()
     except ImportError:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from ._row import Row
+from ._table import Row
 
 KEY = "pk_test_BENCH.SECRET"
 ROUNDS = 3
@@ -48,7 +48,7 @@ def _meter_child() -> None:
         )
         add = pac.balance.meter().add
         customers = [f"cust_{i}" for i in range(1000)]
-        lock, totals = threading.Lock(), {}
+        lock, totals = threading.Lock(), dict[str, int]()
 
         def ours(n: int) -> None:
             for i in range(n):
@@ -130,8 +130,15 @@ async def _record_vs_insert(url: str) -> tuple[float, float]:
             "INSERT INTO bench_plain (owner, customer_id, reason, window_start, window_end,"
             " window_end_at, amount) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         )
-        params = ("o" * 24, "cust_1", "usage", "2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z")
-        params += (1_795_996_800.0, Decimal(-1))
+        params: tuple[object, ...] = (
+            "o" * 24,
+            "cust_1",
+            "usage",
+            "2026-11-24T00:00:00Z",
+            "2026-11-25T00:00:00Z",
+            1_795_996_800.0,
+            Decimal(-1),
+        )
 
         async def ours() -> None:
             async with connection.transaction():
@@ -159,7 +166,7 @@ async def _drain_vs_memory(url: str, sandbox: str) -> tuple[float, float]:
     fast = {"autoStart": False, "maxRequestsPerMinute": 1_000_000, "shutdownTimeoutMs": 60_000}
     drainer = PacSpace(KEY, base_url=sandbox, submission={"outbox": url, **fast})
     meter = drainer.balance.meter()
-    meter._clock = lambda: DAY  # type: ignore[method-assign]
+    meter._clock = lambda: DAY
     async with await psycopg.AsyncConnection.connect(url) as connection:
         await meter.record(connection, "warm_up", -1)
         await connection.commit()
@@ -201,13 +208,13 @@ async def _drain_vs_memory(url: str, sandbox: str) -> tuple[float, float]:
 
 
 def postgres_rows() -> list[Row]:
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver
 
-    from .run import _sandbox_process
+    from ._common import sandbox_process
 
     with tempfile.TemporaryDirectory() as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-        sandbox, sandbox_url = _sandbox_process(0.0, 0.0)
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+        sandbox, sandbox_url = sandbox_process(0.0, 0.0)
         try:
             import psycopg
 

@@ -1,0 +1,73 @@
+"""The blocking facade's cost per call, against the same call async and a bare thread hand-off."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+
+import httpx
+
+from ._common import KEY, ROUNDS, arate, rate
+from ._table import Row
+
+
+def sync_overhead() -> Row:
+    """The facade's cost per call: the same call, sync vs async, on an in-process transport."""
+    import pacspace_async
+    import pacspace_sync
+
+    answer = httpx.Response(200, json={"success": True, "data": {"used": 1}})
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answer
+
+    async def async_side() -> float:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with pacspace_async.PacSpace(
+            KEY, base_url="https://bench.test", http_client=http
+        ) as pac:
+            return await arate(pac.balance.usage, 20_000, 1.5)
+
+    samples_async, samples_sync = [], []
+    for _ in range(ROUNDS):
+        samples_async.append(1e6 / asyncio.run(async_side()))
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        with pacspace_sync.PacSpace(KEY, base_url="https://bench.test", http_client=http) as pac:
+            samples_sync.append(1e6 / rate(pac.balance.usage, 20_000, 1.5))
+    a, s = statistics.median(samples_async), statistics.median(samples_sync)
+    return Row(
+        "sync facade overhead per call (in-process)",
+        f"{s:.0f} µs/call",
+        f"{a:.0f} µs/call async",
+        a / s,
+        f"overhead {s - a:.0f} µs (aim <= 100)",
+    )
+
+
+def handoff_floor() -> Row:
+    """What one cross-thread round trip costs here, whatever the design: the facade's floor."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def noop() -> None:
+        return None
+
+    direct = 1e6 / rate(
+        lambda: asyncio.run_coroutine_threadsafe(noop(), loop).result(), 20_000, 1.5
+    )
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    return Row(
+        "bare thread hand-off (no SDK)",
+        f"{direct:.0f} µs/round trip",
+        "(context for the row above)",
+        1.0,
+        "the floor of any loop-thread facade",
+    )
+
+
+def rows() -> list[Row]:
+    return [sync_overhead(), handoff_floor()]

@@ -1,0 +1,187 @@
+"""Waiting for verification: fed by webhooks, polling against pacspace-sdk, and memory."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from ._common import KEY, percentile, sandbox_process
+from ._table import Row
+
+
+async def _waits(deliveries: bool, count: int) -> tuple[float, float, float]:
+    """``count`` concurrent emit_and_wait on an in-process sandbox verifying after
+    1.2 s ± 0.2 s; returns (status requests per delta, lag p50 ms, lag p99 ms), where lag
+    is when the client saw the outcome minus when the server verified."""
+    import hmac  # noqa: F401 - keeps the import cost out of the measurement
+
+    import pacspace_async
+    from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig
+
+    holder: dict[str, pacspace_async.PacSpace] = {}
+
+    async def receive(request: httpx.Request) -> httpx.Response:
+        hooks = holder["pac"].webhooks
+        assert hooks is not None
+        hooks.verify_from_headers(request.headers, request.content)
+        return httpx.Response(204)
+
+    secret = "whsec_bench"
+    sandbox = Sandbox(
+        SandboxConfig(
+            verify_latency=1.2,
+            latency_jitter=0.2 / 1.2,
+            seed=11,
+            webhook_url="http://hooks.bench/in" if deliveries else None,
+            webhook_secret=secret if deliveries else None,
+            webhook_transport=httpx.MockTransport(receive),
+        )
+    )
+    http = httpx.AsyncClient(transport=sandbox.transport())
+    pac = pacspace_async.PacSpace(
+        sandbox.api_key,
+        base_url=IN_PROCESS_URL,
+        http_client=http,
+        webhook_secret=secret if deliveries else None,
+    )
+    holder["pac"] = pac
+    waiter = pac.balance._waiter
+    seen: dict[str, float] = {}
+
+    async def one(i: int) -> None:
+        result = await pac.balance.emit_and_wait(f"cust_{i % 50}", -1, "usage", timeout=30)
+        seen[result.record_id or ""] = time.time()
+
+    await asyncio.gather(*(one(i) for i in range(20)))  # warm up: the client learns
+    before, seen = waiter.status_requests, {}
+    await asyncio.gather(*(one(i) for i in range(count)))
+    requests = (waiter.status_requests - before) / count
+    lags = []
+    for record_id, moment in seen.items():
+        verify_at = sandbox.ledger.store.scalar(
+            "SELECT verify_at FROM deltas WHERE record_id = ?", [record_id]
+        )
+        lags.append((moment - verify_at) * 1000)
+    await pac.aclose()
+    await http.aclose()
+    await sandbox.aclose()
+    lags.sort()
+    return requests, lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
+
+
+def webhook_waits() -> Row:
+    polled = asyncio.run(_waits(False, 300))
+    fed = asyncio.run(_waits(True, 300))
+    return Row(
+        "waits fed by webhooks (300 concurrent, in-process)",
+        f"{fed[0]:.2f} req/delta, lag p50 {fed[1]:.0f} ms p99 {fed[2]:.0f} ms",
+        f"{polled[0]:.2f} req/delta, lag p50 {polled[1]:.0f} ms (polling only)",
+        polled[0] / fed[0] if fed[0] else float("inf"),
+        "<= 0.2 req/delta, p50 <= 50 ms",
+    )
+
+
+def _lag_ms(verified_at: str | None, seen: float) -> float:
+    from datetime import datetime
+
+    assert verified_at, "a wait ended without a verification time"
+    return (seen - datetime.fromisoformat(verified_at.replace("Z", "+00:00")).timestamp()) * 1000
+
+
+async def _our_waits(url: str, count: int) -> tuple[float, list[float]]:
+    import pacspace_async
+
+    async with pacspace_async.PacSpace(KEY, base_url=url, http_backend="aiohttp") as pac:
+
+        async def one(i: int) -> float:
+            result = await pac.balance.emit_and_wait(f"cust_{i % 100}", -1, "usage", timeout=30)
+            return _lag_ms(result.verified_at, time.time())
+
+        await asyncio.gather(*(one(i) for i in range(50)))  # warm up: the client learns
+        before = pac.balance._waiter.status_requests
+        lags = await asyncio.gather(*(one(i) for i in range(count)))
+        return (pac.balance._waiter.status_requests - before) / count, list(lags)
+
+
+def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
+    import threading
+
+    import pacspace_sdk
+    from pacspace_sdk.client import default_transport
+
+    status_requests = 0
+    lock = threading.Lock()
+
+    def counting(
+        method: str, target: str, headers: dict[str, str], body: str | None, timeout: int
+    ) -> Any:
+        nonlocal status_requests
+        if method == "GET" and "/api/v1/balance/delta/" in target:
+            with lock:
+                status_requests += 1
+        return default_transport(method, target, headers, body, timeout)
+
+    client = pacspace_sdk.PacSpace(KEY, base_url=url, transport=counting)
+    lags: list[float] = []
+
+    def one(i: int) -> None:
+        result = client.balance.emit_and_wait(f"cust_{i % 100}", -1, "usage", {"timeout": 30_000})
+        with lock:
+            lags.append(_lag_ms(result.get("verifiedAt"), time.time()))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return status_requests / count, lags
+
+
+def waits_vs_official() -> Row:
+    process, url = sandbox_process(1.2, 0.2 / 1.2)
+    try:
+        ours_requests, ours_lags = asyncio.run(_our_waits(url, 1000))
+        theirs_requests, theirs_lags = _official_waits(url, 1000)
+    finally:
+        process.terminate()
+        process.wait(10)
+    return Row(
+        "1,000 concurrent waits (loopback, verify 1.2 s ± 0.2 s)",
+        f"{ours_requests:.2f} req/delta, lag p50 {percentile(ours_lags, 0.5):.0f} ms p99 {percentile(ours_lags, 0.99):.0f} ms",
+        f"{theirs_requests:.2f} req/delta, lag p50 {percentile(theirs_lags, 0.5):.0f} ms p99 {percentile(theirs_lags, 0.99):.0f} ms (pacspace-sdk, 1,000 threads)",
+        theirs_requests / ours_requests,
+        "<= 2.0 req/delta, p50 <= 200 ms",
+    )
+
+
+def waits_memory() -> Row:
+    """Client RSS holding 10,000 concurrent waits (the server never verifies in time)."""
+    process, url = sandbox_process(60.0, 0.0)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks._waits_memory", KEY, url],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        process.terminate()
+        process.wait(10)
+    idle, busy, pending = (int(x) for x in out.stdout.split())
+    assert pending == 10_000, out.stderr
+    return Row(
+        "client RSS with 10,000 concurrent waits",
+        f"{busy / 2**20:.0f} MB",
+        f"{idle / 2**20:.0f} MB the same client idle",
+        busy / idle,
+        "<= 100 MB",
+    )
+
+
+def rows() -> list[Row]:
+    return [webhook_waits(), waits_vs_official(), waits_memory()]
