@@ -93,19 +93,30 @@ def _lag_ms(verified_at: str | None, seen: float) -> float:
     return (seen - datetime.fromisoformat(verified_at.replace("Z", "+00:00")).timestamp()) * 1000
 
 
-async def _our_waits(url: str, count: int) -> tuple[float, list[float]]:
+Burst = tuple[float, list[float]]
+"""Status requests per delta, and each delta's lag (ms) from verified to seen."""
+
+
+async def _our_waits(url: str, count: int, cap: int = 32) -> tuple[Burst, Burst]:
+    """``count`` concurrent ``emit_and_wait`` on a fresh client (cold: nothing learnt),
+    then ``count`` more on the same client (warm)."""
     import pacspace_async
 
-    async with pacspace_async.PacSpace(KEY, base_url=url, http_backend="aiohttp") as pac:
+    async with pacspace_async.PacSpace(
+        KEY, base_url=url, http_backend="aiohttp", max_status_requests=cap
+    ) as pac:
 
         async def one(i: int) -> float:
             result = await pac.balance.emit_and_wait(f"cust_{i % 100}", -1, "usage", timeout=30)
             return _lag_ms(result.verified_at, time.time())
 
-        await asyncio.gather(*(one(i) for i in range(50)))  # warm up: the client learns
-        before = pac.balance._waiter.status_requests
-        lags = await asyncio.gather(*(one(i) for i in range(count)))
-        return (pac.balance._waiter.status_requests - before) / count, list(lags)
+        async def burst() -> Burst:
+            before = pac.balance._waiter.status_requests
+            lags = await asyncio.gather(*(one(i) for i in range(count)))
+            return (pac.balance._waiter.status_requests - before) / count, list(lags)
+
+        cold = await burst()
+        return cold, await burst()
 
 
 def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
@@ -142,21 +153,39 @@ def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
     return status_requests / count, lags
 
 
-def waits_vs_official() -> Row:
+def _figures(burst: Burst) -> str:
+    requests, lags = burst
+    return (
+        f"{requests:.2f} req/delta, lag p50 {percentile(lags, 0.5):.0f} ms "
+        f"p99 {percentile(lags, 0.99):.0f} ms"
+    )
+
+
+def waits_vs_official() -> list[Row]:
     process, url = sandbox_process(1.2, 0.2 / 1.2)
     try:
-        ours_requests, ours_lags = asyncio.run(_our_waits(url, 1000))
-        theirs_requests, theirs_lags = _official_waits(url, 1000)
+        cold, warm = asyncio.run(_our_waits(url, 1000))
+        theirs = _official_waits(url, 1000)
     finally:
         process.terminate()
         process.wait(10)
-    return Row(
-        "1,000 concurrent waits (loopback, verify 1.2 s ± 0.2 s)",
-        f"{ours_requests:.2f} req/delta, lag p50 {percentile(ours_lags, 0.5):.0f} ms p99 {percentile(ours_lags, 0.99):.0f} ms",
-        f"{theirs_requests:.2f} req/delta, lag p50 {percentile(theirs_lags, 0.5):.0f} ms p99 {percentile(theirs_lags, 0.99):.0f} ms (pacspace-sdk, 1,000 threads)",
-        theirs_requests / ours_requests,
-        "<= 2.0 req/delta, p50 <= 200 ms",
-    )
+    peer = f"{_figures(theirs)} (pacspace-sdk, 1,000 threads)"
+    return [
+        Row(
+            "1,000 concurrent waits, fresh client (loopback, verify 1.2 s ± 0.2 s)",
+            _figures(cold),
+            peer,
+            theirs[0] / cold[0],
+            "<= 1.5 req/delta, p50 <= 150 ms",
+        ),
+        Row(
+            "the same 1,000 again on that client (warm)",
+            _figures(warm),
+            peer,
+            theirs[0] / warm[0],
+            "<= 1.3 req/delta, p50 <= 150 ms",
+        ),
+    ]
 
 
 def waits_memory() -> Row:
@@ -184,4 +213,4 @@ def waits_memory() -> Row:
 
 
 def rows() -> list[Row]:
-    return [webhook_waits(), waits_vs_official(), waits_memory()]
+    return [webhook_waits(), *waits_vs_official(), waits_memory()]

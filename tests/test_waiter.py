@@ -214,3 +214,27 @@ async def test_a_feed_that_starts_pushes_pending_checks_back() -> None:
     for i in (1, 2):
         waiter.resolve(f"r{i}", RecordStatus(record_id=f"r{i}", status="VERIFIED"))
     await asyncio.gather(*tasks)
+
+
+async def test_a_cold_burst_is_scouted_not_polled_on_a_guess() -> None:
+    """With nothing learnt, a burst of waits must not all poll on the default guess: a few
+    scouts learn the verification time and the rest are checked once it is known."""
+    import random
+
+    rng = random.Random(7)
+    latency = {f"r{i}": rng.uniform(0.25, 0.35) for i in range(300)}
+    calls = 0
+
+    async def fetch(record_id: str) -> RecordStatus:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.001)
+        done = time.monotonic() - started >= latency[record_id]
+        return RecordStatus(record_id=record_id, status="VERIFIED" if done else "PROCESSING")
+
+    waiter = Waiter(fetch, first_check=0.2)  # the default guess is too early
+    started = time.monotonic()
+    await asyncio.gather(
+        *(waiter.wait(r, timeout=5, poll_interval=1, started=started) for r in latency)
+    )
+    assert calls / len(latency) <= 1.5
