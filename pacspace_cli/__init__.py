@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--rate-limit", type=float, metavar="PER_SECOND")
     sandbox.add_argument("--plan-limit", type=int, metavar="N", help="verified deltas a month")
     sandbox.add_argument("--seed", type=int, help="random seed (latency spread, failures)")
+    sandbox.add_argument(
+        "--open", action="store_true", help="open the inspector in a browser once serving"
+    )
 
     hooks = commands.add_parser("webhooks", help="webhook tools")
     hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")

@@ -216,7 +216,8 @@ class Tally:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console  # rich draws the progress: imported when importing
 
-    console = Console(stderr=True)
+    # Messages are never wrapped (a long path must stay greppable) nor read as markup.
+    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     path: Path = args.file
     if not path.is_file():
         console.print(f"pacspace import: no such file: {path}")

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
+import webbrowser
 
 import uvicorn
 
 from pacspace_sandbox import Sandbox, SandboxConfig
 
 __all__ = ["serve"]
+
+
+def _open_when_serving(server: uvicorn.Server, url: str) -> None:
+    """Open ``url`` in the user's browser once the server listens (not before: the
+    browser would show a connection error)."""
+
+    def wait_then_open() -> None:
+        deadline = time.monotonic() + 30
+        while not server.started and not server.should_exit and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if server.started and not webbrowser.open(url):
+            print(f"Could not open a browser; visit {url}", file=sys.stderr)
+
+    threading.Thread(target=wait_then_open, name="pacspace-open", daemon=True).start()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -46,12 +63,16 @@ def serve(args: argparse.Namespace) -> int:
         print(f"  API key   {key}")
     print("\n  export PACSPACE_API_BASE_URL=" + url)
     print(f"  export PACSPACE_API_KEY={config.api_keys[0]}\n")
+    user = config.dashboard_users[0]
+    print(f"  Inspector {url}/  (log in as {user[0]})\n")
     print("Ctrl-C stops it.", flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             sandbox.app, host=args.host, port=args.port, log_level="warning", lifespan="off"
         )
     )
+    if args.open:
+        _open_when_serving(server, f"{url}/")
     try:
         server.run()
     except KeyboardInterrupt:

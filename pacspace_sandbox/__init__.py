@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._app import create_app
     from ._config import SandboxConfig, new_api_key
     from ._ledger import Ledger
+    from ._samples import SAMPLE_EVENTS
     from ._sandbox import IN_PROCESS_URL, Sandbox, SandboxServer
     from ._scope import MAX_WINDOW_DAYS
 
@@ -23,6 +24,7 @@ _LAZY = {
     "SandboxConfig": "._config",
     "new_api_key": "._config",
     "Ledger": "._ledger",
+    "SAMPLE_EVENTS": "._samples",
     "IN_PROCESS_URL": "._sandbox",
     "Sandbox": "._sandbox",
     "SandboxServer": "._sandbox",
@@ -44,6 +46,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "IN_PROCESS_URL",
     "MAX_WINDOW_DAYS",
+    "SAMPLE_EVENTS",
     "Ledger",
     "Sandbox",
     "SandboxConfig",

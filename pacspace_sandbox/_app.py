@@ -21,10 +21,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from . import _answers as answers
-from . import _fields
+from . import _fields, _session
+from . import _inspector as inspector
 from ._errors import LedgerError
 from ._ledger import Ledger
 from ._openapi import document
@@ -35,7 +36,6 @@ __all__ = ["MAX_BODY", "create_app"]
 log = logging.getLogger("pacspace.sandbox")
 
 MAX_BODY = 1024 * 1024
-SESSION_COOKIE = "pacspace_session"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -150,20 +150,7 @@ def create_app(ledger: Ledger) -> Starlette:
         return f"{owner[:16]}:{key}"
 
     def dashboard_user(request: Request, *, write: bool = False) -> str:
-        """The logged-in user. A write authenticated by the session cookie (an ambient
-        credential a browser sends by itself) also needs ``X-Pacspace-CSRF: 1``; one rule
-        for every such write."""
-        token = request.cookies.get(SESSION_COOKIE)
-        by_cookie = bool(token)
-        auth = request.headers.get("authorization", "")
-        if not token and auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        email = ledger.session(token)
-        if email is None:
-            raise LedgerError(401, "NOT_AUTHENTICATED", "Log in to the dashboard first.")
-        if write and by_cookie and request.headers.get("x-pacspace-csrf") != "1":
-            raise LedgerError(403, "CSRF_REQUIRED", "Send the header X-Pacspace-CSRF: 1.")
-        return email
+        return _session.dashboard_user(ledger, request, write=write)
 
     # -- balance --------------------------------------------------------------------------
 
@@ -296,14 +283,7 @@ def create_app(ledger: Ledger) -> Starlette:
     async def login(request: Request) -> Response:
         token, answer = ledger.login(await _body(request))
         response = ok(answer)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-            path="/",
-        )
+        _session.set_session_cookie(response, request, token)
         return response
 
     async def api_keys(request: Request) -> Response:
@@ -319,7 +299,7 @@ def create_app(ledger: Ledger) -> Starlette:
         return ok(ledger.create_customer(await _body(request)), 201)
 
     api = "/api/v1/balance"
-    routes = [
+    routes: list[BaseRoute] = [
         Route(f"{api}/delta", guarded(emit), methods=["POST"]),
         Route(f"{api}/delta/batch", guarded(batch), methods=["POST"]),
         Route(f"{api}/delta/{{record_id}}", guarded(record), methods=["GET"]),
@@ -351,6 +331,8 @@ def create_app(ledger: Ledger) -> Starlette:
         Route("/dashboard/environments", guarded(environments, key=False), methods=["GET"]),
         Route("/dashboard/customers", guarded(dashboard_customers, key=False), methods=["POST"]),
     ]
+
+    routes += inspector.routes(ledger)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -76,6 +76,10 @@ class Ledger:
             return None
         return self.store.session_email(token)
 
+    def logout(self, token: str | None) -> None:
+        if token:
+            self.store.end_session(token)
+
     def create_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = f.optional_text(body, "name") or "api-key"
         key = new_api_key()
@@ -172,6 +176,7 @@ class Ledger:
         if item["reference_id"] is not None:
             existing = self.store.delta_by_reference(item["customer_id"], item["reference_id"])
             if existing is not None:
+                self.store.note_replays([existing["record_id"]])
                 return existing, True
         self._check_plan(now)
         # The customer's next sequence number, creating the customer on its first delta.
@@ -257,6 +262,7 @@ class Ledger:
                 original = self._original(
                     self.store.delta_by("record_id", seen["recordId"]), seen["recordId"]
                 )
+                self.store.note_replays([original["record_id"]])
                 return {**answers.delta(original, now), "idempotent": True}, False
             row, replay = self._record(item, now)
             answer = {**answers.delta(row, now), "idempotent": replay}
@@ -276,6 +282,9 @@ class Ledger:
         with self.store.transaction():
             seen = self._idempotent(idempotency_key, body)
             if seen is not None:
+                self.store.note_replays(
+                    [r["recordId"] for r in seen["results"] if r.get("recordId")]
+                )
                 return {**seen, "results": [{**r, "idempotent": True} for r in seen["results"]]}
             results: list[dict[str, Any]] = []
             for index, raw in enumerate(items):

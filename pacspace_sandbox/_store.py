@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS deltas (
     verify_at       REAL NOT NULL,
     outcome         TEXT NOT NULL,
     content_hash    TEXT NOT NULL,
+    replays         INTEGER NOT NULL DEFAULT 0,
     UNIQUE (customer_id, reference_id)
 );
 CREATE INDEX IF NOT EXISTS deltas_by_customer ON deltas (customer_id, created_at);
@@ -96,10 +97,18 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     last_error      TEXT,
     created_at      REAL NOT NULL,
     next_attempt_at REAL NOT NULL,
-    delivered_at    REAL
+    delivered_at    REAL,
+    signed_at       TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON webhook_events (status, next_attempt_at);
 """
+
+_ADDED_COLUMNS = (
+    # (table, column, definition): columns added after a release, so that a ``--db`` file
+    # written by an older sandbox opens with them.
+    ("deltas", "replays", "INTEGER NOT NULL DEFAULT 0"),
+    ("webhook_events", "signed_at", "TEXT"),
+)
 
 
 class Store:
@@ -118,6 +127,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._lock = threading.RLock()
         self._depth = 0
 
@@ -188,6 +201,9 @@ class Store:
     def session_email(self, token: str) -> str | None:
         row = self.one("SELECT email FROM sessions WHERE token = ?", [token])
         return None if row is None else str(row["email"])
+
+    def end_session(self, token: str) -> None:
+        self.execute("DELETE FROM sessions WHERE token = ?", [token])
 
     def customer(self, customer_id: str) -> Row | None:
         return self.one("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
@@ -295,6 +311,30 @@ class Store:
             "SELECT MAX(created_at) FROM deltas WHERE customer_id = ?", [customer_id]
         )
         return verified, total, last
+
+    def note_replays(self, record_ids: Sequence[str]) -> None:
+        """Count a request that was answered with what an earlier one recorded."""
+        for record_id in record_ids:
+            self.execute("UPDATE deltas SET replays = replays + 1 WHERE record_id = ?", [record_id])
+
+    def pending_amounts(self, customer_id: str, now: float) -> list[str]:
+        rows = self.all(
+            "SELECT amount FROM deltas WHERE customer_id = ? AND verify_at > ?",
+            [customer_id, now],
+        )
+        return [row["amount"] for row in rows]
+
+    def summary_deltas(self, limit: int) -> list[Row]:
+        """The newest deltas a summary flush sent (metadata ``submissionType``
+        ``tenant_summary``), with their window."""
+        return self.all(
+            "SELECT *, json_extract(metadata, '$.summaryWindowStart') AS window_start, "
+            "json_extract(metadata, '$.summaryWindowEnd') AS window_end FROM deltas "
+            "WHERE metadata IS NOT NULL "
+            "AND json_extract(metadata, '$.submissionType') = 'tenant_summary' "
+            "ORDER BY seq DESC LIMIT ?",
+            [limit],
+        )
 
     def deltas_since(self, since: float) -> list[Row]:
         return self.all("SELECT verify_at, outcome FROM deltas WHERE created_at >= ?", [since])

@@ -26,6 +26,7 @@ import httpx
 import simplejson
 
 from ._config import SandboxConfig
+from ._samples import SAMPLE_EVENTS
 from ._scope import iso
 from ._store import Row, Store
 
@@ -84,6 +85,13 @@ class Deliveries:
         )
         return event_id
 
+    def send_sample(self, event: str = "delta.verified") -> str | None:
+        """Queue a signed sample ``event`` for the configured URL, due now."""
+        with self._store.transaction():
+            event_id = self.enqueue(event, dict(SAMPLE_EVENTS[event]), self._config.clock())
+        self.kick()
+        return event_id
+
     def kick(self) -> None:
         """Make sure a delivery task runs on the current loop (no-op outside one)."""
         if not self.enabled:
@@ -128,6 +136,22 @@ class Deliveries:
             "createdAt": iso(row["created_at"]),
             "deliveredAt": iso(row["delivered_at"]) if row["delivered_at"] else None,
             "nextAttemptAt": iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
+        }
+
+    def find(self, event_id: str) -> Row | None:
+        return self._store.one("SELECT * FROM webhook_events WHERE event_id = ?", [event_id])
+
+    def headers(self, row: Row) -> dict[str, str]:
+        """The headers the last attempt carried (none before the first attempt); the
+        signature is recomputed from the stored timestamp, the secret is never shown."""
+        if not row["signed_at"] or not self._config.webhook_secret:
+            return {}
+        body = row["payload"].encode("utf-8")
+        return {
+            "X-PacSpace-Signature": sign(self._config.webhook_secret, row["signed_at"], body),
+            "X-PacSpace-Timestamp": row["signed_at"],
+            "X-Webhook-Event": row["event"],
+            "X-Event-ID": row["event_id"],
         }
 
     def retry(self, event_id: str) -> Row | None:
@@ -202,24 +226,24 @@ class Deliveries:
                     error = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            self._record(row, error)
+            self._record(row, error, timestamp)
         finally:
             slots.release()
 
-    def _record(self, row: Row, error: str | None) -> None:
+    def _record(self, row: Row, error: str | None, timestamp: str) -> None:
         now = self._config.clock()
         attempts = row["attempts"] + 1
         if error is None:
             self._store.execute(
                 "UPDATE webhook_events SET status = 'delivered', attempts = ?, delivered_at = ?, "
-                "last_error = NULL WHERE event_id = ?",
-                [attempts, now, row["event_id"]],
+                "last_error = NULL, signed_at = ? WHERE event_id = ?",
+                [attempts, now, timestamp, row["event_id"]],
             )
             return
         log.info("webhook %s attempt %d failed: %s", row["event_id"], attempts, error)
         status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
         self._store.execute(
-            "UPDATE webhook_events SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
-            "WHERE event_id = ?",
-            [status, attempts, error, now + 2 ** (attempts - 1), row["event_id"]],
+            "UPDATE webhook_events SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+            "signed_at = ? WHERE event_id = ?",
+            [status, attempts, error, now + 2 ** (attempts - 1), timestamp, row["event_id"]],
         )

@@ -22,6 +22,15 @@ BASE = "https://api.test"
 KEY = "pk_test_PUBLIC.SECRET"
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test (``item.rep_call``), so that a fixture can
+    tell in its teardown whether the test failed (the browser tests' screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def mock_api() -> respx.MockRouter:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:

@@ -13,14 +13,7 @@ from pacspace_async.summaries import Meter
 from pacspace_async.summaries._stores import MemoryStore
 from pacspace_sandbox import Sandbox
 
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
+from ._clock import Clock
 
 DAY = 1_779_840_000  # 2026-05-27T00:00:00Z
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -15,13 +14,7 @@ import simplejson
 
 from pacspace_sandbox import IN_PROCESS_URL, MAX_WINDOW_DAYS, Sandbox, SandboxConfig
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
+from ._clock import Clock
 
 
 @pytest.fixture
