@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import emits, facade, sandbox, summaries, waits
+from . import emits, facade, sandbox, schedules, summaries, waits
 from ._common import CannedServer, machine
 from ._table import Row, print_table, save
 
@@ -32,6 +32,7 @@ def main() -> None:
     print_table(rows)
     table, chart = save(rows, where)
     print(f"wrote {table} and {chart}")
+    print(f"wrote {schedules.main()} (the waiter's schedules, polls against lag)")
 
 
 if __name__ == "__main__":

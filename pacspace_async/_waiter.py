@@ -1,24 +1,19 @@
-"""Waiting for verification without one poll loop per record.
+"""Waiting for verification without one poll loop per record: the scheduler.
 
 A service that emits thousands of deltas and waits for each must not run thousands of
 sleeping loops that each poll on a fixed interval: that is the official client's design,
 and it costs about two status requests per delta and most of a poll interval of lag.
 
-Here one watcher task per client owns every pending wait. It
+Here one watcher task per client owns every pending wait. It keeps one heap of what is
+due (status checks and wait deadlines), caps concurrent status requests, shares one check
+between several waits on the same record, and accepts outside news through
+:meth:`Waiter.resolve` (a verified webhook delivery), which ends the waits at once. *When*
+to check is not decided here: :class:`._polling.PollPolicy` says, from what it learnt.
 
-* schedules each record's first status check near the *observed* median verification
-  time (a default until it has data), learnt from the server's ``createdAt``/``verifiedAt``
-  when it sends them and from the check times otherwise;
-* checks again after a short step that grows with jitter up to the wait's
-  ``poll_interval``, so records that verify late are found quickly without a burst;
-* caps concurrent status requests, shares one check between several waits on the same
-  record, honours each wait's own timeout, and resolves ``FAILED`` as well as
-  ``VERIFIED``;
-* accepts outside news through :meth:`Waiter.resolve` (a verified webhook delivery), which
-  ends the waits at once and stops polling that record.
-
-The watcher runs on the asyncio loop of the waits (``loop.create_task``), starts with the
-first wait and ends when none is left, so an idle client runs nothing.
+Time comes from the injected ``clock`` and ``sleep`` (``time.monotonic`` and
+``asyncio.sleep`` by default), deadlines included, so tests run the schedule on a clock
+they move by hand. The watcher runs on the loop of the waits, starts with the first wait
+and ends when none is left, so an idle client runs nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +23,6 @@ import contextlib
 import heapq
 import itertools
 import logging
-import random
-import statistics
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -39,6 +32,7 @@ from datetime import datetime
 from ._aio import running_loop
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
+from ._polling import DEFAULT_FIRST_CHECK, FEED_WINDOW, PollPolicy
 from ._retry import is_retryable
 from ._time import parse_iso
 from .types import RecordStatus
@@ -47,27 +41,11 @@ __all__ = ["Waiter"]
 
 log = logging.getLogger("pacspace")
 
-DEFAULT_FIRST_CHECK = 1.0
-"""Seconds before the first check while nothing has been learnt yet."""
-MIN_STEP = 0.05
-FEED_WINDOW = 600.0
-"""A webhook delivery within this many seconds means deliveries are flowing."""
-SAMPLES = 256
 RECENT = 4096
-LEARNT = 5
-"""Samples of verification time before the estimate replaces the default: most of the
-scouts' (the first to report are the fastest; an estimate from them alone is early)."""
-SCOUTS = 8
-"""With nothing learnt, this many records scout: checked early and often, so that the
-rest wait for what they learn instead of all polling on a guess (a cold start)."""
-SCOUT_FIRST = 0.25
-"""A scout's first check and first step, as a fraction of the default first check."""
-SCOUT_PRECISION = 0.15
-"""A scout's next check comes this fraction of its age later: what it learns is within
-about 7 % of the truth, whatever the verification time."""
-HOLD = 3.0
-"""Until the scouts have learnt, the others' first check, as a multiple of the default
-(brought forward as soon as an estimate exists)."""
+"""Settled records remembered, so that a wait starting after the news returns at once."""
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -93,23 +71,28 @@ class Waiter:
         *,
         max_in_flight: int = 32,
         first_check: float = DEFAULT_FIRST_CHECK,
+        policy: PollPolicy | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._fetch = fetch
         self._max_in_flight = max_in_flight
-        self._default_first = first_check
+        self.policy = policy if policy is not None else PollPolicy(first_check)
+        self._clock = clock
+        self._sleep = sleep
         self._watches: dict[str, _Watch] = {}
-        self._heap: list[tuple[float, int, _Watch]] = []
+        # Due times: (when, order, watch, None) is a status check, (when, order, watch,
+        # future) that future's deadline.
+        self._heap: list[tuple[float, int, _Watch, asyncio.Future[RecordStatus] | None]] = []
         self._order = itertools.count()
-        self._samples: deque[float] = deque(maxlen=SAMPLES)
         self._recent: OrderedDict[str, RecordStatus] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._checks: set[asyncio.Task[None]] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._ready: deque[tuple[float, _Watch]] = deque()
+        self._in_flight = 0
         self._last_feed: float | None = None
         self._scouting = 0
-        self._estimated: float | None = None
-        """The first-check delay pending watches were last scheduled with."""
         self.status_requests = 0
         """Status requests sent so far (for benchmarks and tests)."""
 
@@ -122,24 +105,11 @@ class Waiter:
     def feeding(self, now: float | None = None) -> bool:
         """Whether webhook deliveries are flowing: then polling is only a fallback."""
         last = self._last_feed
-        return last is not None and (time.monotonic() if now is None else now) - last < FEED_WINDOW
-
-    def _fallback(self, first: float) -> float:
-        """When deliveries flow, the first status check waits for a lost delivery only."""
-        return first * 2 + 1.0
+        return last is not None and (self._clock() if now is None else now) - last < FEED_WINDOW
 
     def estimate(self) -> tuple[float, float]:
-        """(first check delay, first step) from what has been learnt.
-
-        The first check goes at the observed 60th percentile of verification time and the
-        second near the 90th: about 1.5 status requests per delta for a typical spread,
-        with a lag of a fraction of that spread.
-        """
-        if len(self._samples) < LEARNT:
-            return self._default_first, max(MIN_STEP, self._default_first * 0.2)
-        deciles = statistics.quantiles(self._samples, n=10)
-        p60, p90 = deciles[5], deciles[8]
-        return p60, max(MIN_STEP, p90 - p60, p60 * 0.05)
+        """(first check delay, first step): see :meth:`PollPolicy.estimate`."""
+        return self.policy.estimate()
 
     async def wait(
         self,
@@ -155,26 +125,27 @@ class Waiter:
             return known
         loop = asyncio.get_running_loop()
         watch = self._watches.get(record_id)
-        now = time.monotonic()
+        now = self._clock()
         if watch is None:
             watch = _Watch(record_id, started if started is not None else now, poll_interval)
-            first, step = self.estimate()
-            watch.step = min(step, poll_interval)
+            plan = self.policy.plan(
+                poll_interval=poll_interval, feeding=self.feeding(now), scouting=self._scouting
+            )
+            watch.step = plan.step
+            if plan.scout:
+                watch.scout = True
+                self._scouting += 1
             self._watches[record_id] = watch
-            delay = min(first, poll_interval * 4)
-            if self.feeding(now):
-                delay = self._fallback(first)
-            elif len(self._samples) < LEARNT:
-                delay = self._cold_start(watch, delay)
-            self._schedule(watch, max(now, watch.started + delay))
+            self._push(watch, max(now, watch.started + plan.delay))
         else:
             watch.poll_interval = min(watch.poll_interval, poll_interval)
         future: asyncio.Future[RecordStatus] = loop.create_future()
         watch.futures.append(future)
+        self._push(watch, now + timeout, future)
         self._ensure_running(loop)
         try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+            return await future
+        except _DeadlinePassed:
             raise WaitTimeoutError(
                 f"Record {record_id} did not reach a terminal status within {timeout * 1000:.0f}ms",
                 0,
@@ -200,19 +171,19 @@ class Waiter:
             loop.call_soon_threadsafe(self.resolve, record_id, status)
             return record_id in self._watches
         self._remember(record_id, status)
-        now = time.monotonic()
+        now = self._clock()
         was_feeding = self.feeding(now)
         self._last_feed = now
         watch = self._watches.get(record_id)
         if watch is not None:
-            self._sample(now - watch.started)
+            self._learn(now - watch.started)
             self._settle(watch, status)
         if not was_feeding:
             # Deliveries just started flowing: push the other pending checks back.
-            fallback = self._fallback(self.estimate()[0])
+            fallback = self.policy.fallback()
             for other in list(self._watches.values()):
                 if not other.in_flight and other.due < other.started + fallback:
-                    self._schedule(other, other.started + fallback)
+                    self._push(other, other.started + fallback)
         return watch is not None
 
     async def aclose(self) -> None:
@@ -229,6 +200,7 @@ class Waiter:
         self._watches.clear()
         self._scouting = 0
         self._heap.clear()
+        self._ready.clear()
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
@@ -240,47 +212,90 @@ class Waiter:
     def _ensure_running(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
-            self._slots = asyncio.Semaphore(self._max_in_flight)
             self._task = loop.create_task(self._run(), name="pacspace-waiter")
         else:
             assert self._wake is not None
             self._wake.set()
 
-    def _schedule(self, watch: _Watch, due: float) -> None:
-        watch.due = due
-        heapq.heappush(self._heap, (due, next(self._order), watch))
+    def _push(
+        self, watch: _Watch, due: float, future: asyncio.Future[RecordStatus] | None = None
+    ) -> None:
+        """Schedule ``watch``'s next check at ``due`` (replacing the one scheduled), or,
+        with ``future``, that wait's deadline."""
+        if future is None:
+            watch.due = due
+        heapq.heappush(self._heap, (due, next(self._order), watch, future))
         if self._wake is not None:
             self._wake.set()
 
     async def _run(self) -> None:
-        assert self._wake is not None and self._slots is not None
-        wake, slots = self._wake, self._slots
+        assert self._wake is not None
+        wake = self._wake
         loop = asyncio.get_running_loop()
+        ready = self._ready
         while self._watches:
-            now = time.monotonic()
+            now = self._clock()
             while self._heap and self._heap[0][0] <= now:
-                due, _, watch = heapq.heappop(self._heap)
-                if (
-                    watch.due != due
-                    or watch.in_flight
-                    or self._watches.get(watch.record_id) is not watch
-                ):
-                    continue
-                await slots.acquire()
-                watch.in_flight = True
-                task = loop.create_task(self._check(watch, slots))
-                self._checks.add(task)
-                task.add_done_callback(self._checks.discard)
+                due, _, watch, deadline = heapq.heappop(self._heap)
+                if deadline is not None:
+                    if not deadline.done():
+                        deadline.set_exception(_DeadlinePassed())
+                elif self._current(watch, due):
+                    ready.append((due, watch))
+            # Due checks go out in due order, at most max_in_flight at a time; the rest
+            # wait here for a slot, while deadlines keep firing on time.
+            while ready and self._in_flight < self._max_in_flight:
+                due, watch = ready.popleft()
+                if self._current(watch, due):
+                    watch.in_flight = True
+                    self._in_flight += 1
+                    task = loop.create_task(self._check(watch))
+                    self._checks.add(task)
+                    task.add_done_callback(self._checks.discard)
             wake.clear()
-            delay = self._heap[0][0] - time.monotonic() if self._heap else None
-            if delay is not None and delay <= 0:
-                continue
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
+            if not self._watches:
+                break
+            if len(self._heap) > 4 * len(self._watches) + 1024:
+                self._compact()
+            delay = self._heap[0][0] - self._clock() if self._heap else None
+            if delay is None or delay > 0:
+                await self._idle(wake, delay)
+        # No wait is left: every deadline still in the heap belongs to a settled wait.
+        self._heap.clear()
+        ready.clear()
         self._task = None
 
-    async def _check(self, watch: _Watch, slots: asyncio.Semaphore) -> None:
-        sent = time.monotonic()
+    def _current(self, watch: _Watch, due: float) -> bool:
+        """Whether a check due at ``due`` is still the one ``watch`` wants."""
+        return (
+            watch.due == due and not watch.in_flight and self._watches.get(watch.record_id) is watch
+        )
+
+    def _compact(self) -> None:
+        """Drop what settled waits left in the heap (their deadlines, stale checks)."""
+        self._heap = [
+            entry
+            for entry in self._heap
+            if (entry[3] is not None and not entry[3].done())
+            or (entry[3] is None and self._watches.get(entry[2].record_id) is entry[2])
+        ]
+        heapq.heapify(self._heap)
+
+    async def _idle(self, wake: asyncio.Event, delay: float | None) -> None:
+        """Until ``delay`` has passed on the injected clock, or something is scheduled."""
+        if delay is None:
+            await wake.wait()
+            return
+        woken = asyncio.ensure_future(wake.wait())
+        slept = asyncio.ensure_future(self._sleep(delay))
+        try:
+            await asyncio.wait((woken, slept), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            slept.cancel()
+
+    async def _check(self, watch: _Watch) -> None:
+        sent = self._clock()
         try:
             self.status_requests += 1
             status = await self._fetch(watch.record_id)
@@ -291,7 +306,7 @@ class Waiter:
                 self._fail(watch, exc)
                 return
             log.debug("status check for %s failed (%s); trying again", watch.record_id, exc.code)
-            self._reschedule(watch, time.monotonic())
+            self._reschedule(watch, self._clock())
             return
         except Exception as exc:  # a bug or an unexpected answer: fail the waits, loudly
             self._fail(watch, _internal(watch, exc))
@@ -299,76 +314,52 @@ class Waiter:
         finally:
             watch.in_flight = False
             watch.checks += 1
-            slots.release()
+            self._in_flight -= 1
+            if self._wake is not None:
+                self._wake.set()  # a slot is free
         try:
             if status.is_terminal:
                 self._remember(watch.record_id, status)
                 self._settle(watch, status)
-                self._learn(watch, status, sent)
+                self._learn(
+                    self.policy.observed(
+                        watch.started, sent, watch.last_pending, _server_latency(status)
+                    )
+                )
             else:
                 watch.last_pending = sent
-                self._reschedule(watch, time.monotonic())
+                self._reschedule(watch, self._clock())
         except Exception as exc:  # never strand a wait: it fails now, not at its timeout
             self._fail(watch, _internal(watch, exc))
-
-    def _cold_start(self, watch: _Watch, delay: float) -> float:
-        """Nothing learnt yet: a few scouts check early and often, the rest hold back
-        until what the scouts learn brings them forward (:meth:`_sample`)."""
-        if self._scouting < SCOUTS:
-            self._scouting += 1
-            watch.scout = True
-            watch.step = watch.poll_interval
-            return max(MIN_STEP, self._default_first * SCOUT_FIRST)
-        return min(self._default_first * HOLD, watch.poll_interval * 4)
 
     def _reschedule(self, watch: _Watch, now: float) -> None:
         if self._watches.get(watch.record_id) is not watch:
             return
-        step = min(watch.step, watch.poll_interval)
-        if watch.scout and len(self._samples) < LEARNT:
-            age = now - watch.started
-            self._schedule(watch, now + min(max(MIN_STEP, SCOUT_PRECISION * age), step))
-            return
-        jittered = step * (0.8 + 0.4 * random.random())
-        watch.step = min(watch.step * 1.6, watch.poll_interval)
-        self._schedule(watch, now + max(MIN_STEP, jittered))
+        delay, watch.step = self.policy.next_check(
+            age=now - watch.started,
+            step=watch.step,
+            poll_interval=watch.poll_interval,
+            scout=watch.scout,
+        )
+        self._push(watch, now + delay)
 
-    def _learn(self, watch: _Watch, status: RecordStatus, sent: float) -> None:
-        server = _server_latency(status)
-        if server is not None:
-            self._sample(server)
-        elif watch.last_pending is not None:
-            self._sample((watch.last_pending + sent) / 2 - watch.started)
-        else:
-            self._sample(sent - watch.started)
-
-    def _sample(self, seconds: float) -> None:
-        """Learn one verification time. The checks not yet made move with what is
-        learnt: at a scout's first lessons (the held records come forward at once), and
-        whenever the estimate of the first check moves by more than a fifth."""
-        self._samples.append(seconds)
-        step: float | None = None
-        if len(self._samples) < LEARNT:
+    def _learn(self, seconds: float) -> None:
+        """Tell the policy; when its estimate moved, move every check not yet made (the
+        held records come forward at the scouts' first lessons)."""
+        now = self._clock()
+        if not self.policy.learn(seconds, now):
             return
-        else:
-            first, step = self.estimate()
-            known = self._estimated
-            if known is not None and abs(first - known) <= 0.2 * known:
-                return
-            self._estimated = first
-        now = time.monotonic()
         if self.feeding(now):
             return
+        step = self.policy.estimate()[1]
         for other in list(self._watches.values()):
-            if other.scout and step is not None:
+            if other.scout:
                 other.step = min(step, other.poll_interval)  # scouting is over
             if other.checks or other.in_flight or other.scout:
                 continue
-            if step is not None:
-                other.step = min(step, other.poll_interval)
-            due = max(now, other.started + min(first, other.poll_interval * 4))
-            if step is not None or due < other.due:
-                self._schedule(other, due)
+            other.step = min(step, other.poll_interval)
+            first = self.policy.brought_forward(other.poll_interval)
+            self._push(other, max(now, other.started + first))
 
     def _done(self, watch: _Watch) -> None:
         if self._watches.get(watch.record_id) is watch:
@@ -400,6 +391,10 @@ class Waiter:
         self._recent.move_to_end(record_id)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
+
+
+class _DeadlinePassed(Exception):
+    """A wait's deadline, set on its future by the watcher (raised as TimeoutError)."""
 
 
 def _server_latency(status: RecordStatus) -> float | None:

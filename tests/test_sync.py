@@ -82,7 +82,27 @@ def test_errors_models_and_webhooks_are_the_same_objects() -> None:
 
 
 def test_one_client_shared_by_threads_runs_calls_concurrently() -> None:
-    pac = slow_client(0.2)
+    """Eight threads' calls are in flight together: the server answers none of them until
+    all eight have arrived (calls made one after another would never get there)."""
+    threads_count = 8
+    arrived = 0
+    everyone: asyncio.Event | None = None
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal arrived, everyone
+        everyone = everyone or asyncio.Event()
+        arrived += 1
+        if arrived == threads_count:
+            everyone.set()
+        await asyncio.wait_for(everyone.wait(), 10)
+        return httpx.Response(200, json=envelope({"used": 1}))
+
+    pac = pacspace_sync.PacSpace(
+        KEY,
+        base_url="https://api.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        max_retries=0,
+    )
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -91,16 +111,14 @@ def test_one_client_shared_by_threads_runs_calls_concurrently() -> None:
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    started = time.monotonic()
+    threads = [threading.Thread(target=work) for _ in range(threads_count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
     pac.close()
     assert not errors
-    assert elapsed < 8 * 0.2 / 2  # overlapped, not one after another
+    assert arrived == threads_count
 
 
 def test_works_inside_a_running_event_loop() -> None:
@@ -237,7 +255,8 @@ def test_ctrl_c_interrupts_a_long_wait_quickly(
     out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
-    assert float(lines["interrupted"]) - sent < 0.5
+    # At once rather than at the 100 s timeout (the bound is loose: a loaded machine).
+    assert float(lines["interrupted"]) - sent < 2.0
     assert lines["pending"] == "0"
 
 

@@ -1,0 +1,173 @@
+"""The waiter's schedule, polls against lag, in virtual time.
+
+    python -m benchmarks.schedules
+
+The real waiter (scheduler and policy) runs on a clock this module moves: a burst of
+1,000 concurrent emits, each verified 1.2 s ± 0.2 s (uniform) after it is recorded, on a
+server that answers one request at a time at 6,000/s (emits and status requests alike),
+with the client's in-flight cap of 32, the server answering with ``createdAt`` and
+``verifiedAt``. A cold burst on a fresh waiter, then a
+warm one on the same waiter. Deterministic (seeded), and a second to run, so that
+schedules can be compared side by side; ``benchmarks.waits`` measures the chosen one over
+real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pacspace_async._polling import PollPolicy, Schedule
+from pacspace_async._waiter import Waiter
+from pacspace_async.types import RecordStatus
+from tests._clock import VirtualTime
+
+COUNT = 1000
+SERVICE = 1 / 6000
+"""The server answers one request at a time (the sandbox's rate on this machine)."""
+WIRE = 0.001
+"""The network's share of a round trip."""
+CAP = 32
+LATENCY = (1.0, 1.4)
+POLL_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    polls: float
+    """Status requests per delta."""
+    lag_p50: float
+    lag_p99: float
+    """Seconds from verification to the wait's return."""
+
+
+def iso_instant(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+async def _burst(
+    vt: VirtualTime, waiter: Waiter, rng: random.Random, tag: str, sent: list[int]
+) -> Outcome:
+    latency = {f"{tag}{i}": rng.uniform(*LATENCY) for i in range(COUNT)}
+    born: dict[str, float] = {}
+    busy = [0.0]
+
+    async def served() -> float:
+        """One request through the server's queue; returns when the server handled it."""
+        await vt.sleep(WIRE / 2)
+        start = max(vt.now, busy[0])
+        busy[0] = start + SERVICE
+        await vt.sleep(busy[0] - vt.now)
+        handled = vt.now
+        await vt.sleep(WIRE / 2)
+        return handled
+
+    async def fetch_counted(record_id: str) -> RecordStatus:
+        sent[0] += 1
+        await served()
+        done_at = born[record_id] + latency[record_id]
+        if vt.now < done_at:
+            return RecordStatus(record_id=record_id, status="PROCESSING")
+        return RecordStatus(
+            record_id=record_id,
+            status="VERIFIED",
+            created_at=iso_instant(born[record_id]),
+            verified_at=iso_instant(done_at),
+        )
+
+    waiter._fetch = fetch_counted
+    before = sent[0]
+
+    async def one(index: int, record_id: str) -> float:
+        born[record_id] = await served()  # the emit
+        await waiter.wait(record_id, timeout=30, poll_interval=POLL_INTERVAL, started=vt.now)
+        return vt.now - (born[record_id] + latency[record_id])
+
+    lags = await vt.gather(*(one(i, r) for i, r in enumerate(latency)), limit=120)
+    lags.sort()
+    return Outcome((sent[0] - before) / COUNT, statistics.median(lags), lags[int(0.99 * len(lags))])
+
+
+async def simulate(schedule: Schedule, seed: int = 1) -> tuple[Outcome, Outcome]:
+    """(cold, warm) for ``schedule``."""
+    vt = VirtualTime()
+    sent = [0]
+    policy = PollPolicy(schedule=schedule, rng=random.Random(seed).random)
+    waiter = Waiter(_unused, max_in_flight=CAP, policy=policy, clock=vt.clock, sleep=vt.sleep)
+    rng = random.Random(seed)
+    cold = await _burst(vt, waiter, rng, "c", sent)
+    warm = await _burst(vt, waiter, rng, "w", sent)
+    await waiter.aclose()
+    return cold, warm
+
+
+async def _unused(record_id: str) -> RecordStatus:
+    raise AssertionError("replaced per burst")
+
+
+CANDIDATES: list[tuple[str, Schedule]] = [
+    (f"first p{q1 * 100:.0f}, second p{q2 * 100:.0f}", Schedule(q1, q2))
+    for q1, q2 in [
+        (0.5, 0.9),
+        (0.6, 0.9),
+        (0.6, 0.95),
+        (0.7, 0.95),
+        (0.75, 0.95),
+        (0.8, 0.95),
+        (0.9, 0.98),
+    ]
+]
+
+
+def table(seeds: int = 3) -> list[tuple[str, Outcome, Outcome]]:
+    rows = []
+    for name, schedule in CANDIDATES:
+        runs = [asyncio.run(simulate(schedule, seed)) for seed in range(seeds)]
+        cold = _mean([r[0] for r in runs])
+        warm = _mean([r[1] for r in runs])
+        rows.append((name, cold, warm))
+    return rows
+
+
+def _mean(outcomes: list[Outcome]) -> Outcome:
+    return Outcome(
+        statistics.fmean(o.polls for o in outcomes),
+        statistics.fmean(o.lag_p50 for o in outcomes),
+        statistics.fmean(o.lag_p99 for o in outcomes),
+    )
+
+
+def main() -> Path:
+    """Print the table and write it as Markdown to ``results/schedules.md``."""
+    heading = (
+        f"{COUNT} concurrent emit_and_wait, verified {LATENCY[0]}-{LATENCY[1]} s after "
+        f"recording, a server answering {1 / SERVICE:,.0f} requests/s, {CAP} status requests "
+        "in flight; virtual time, mean of 3 seeds. Shipped: first p75, second p95."
+    )
+    lines = [
+        heading,
+        "",
+        "| schedule | cold polls/delta | cold lag p50 | cold lag p99 "
+        "| warm polls/delta | warm lag p50 | warm lag p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, cold, warm in table():
+        lines.append(
+            f"| {name} | {cold.polls:.2f} | {cold.lag_p50 * 1000:.0f} ms "
+            f"| {cold.lag_p99 * 1000:.0f} ms | {warm.polls:.2f} | {warm.lag_p50 * 1000:.0f} ms "
+            f"| {warm.lag_p99 * 1000:.0f} ms |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    target = Path(__file__).parent / "results" / "schedules.md"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+if __name__ == "__main__":
+    main()
