@@ -9,6 +9,7 @@ never a string and never via ``float``).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -16,16 +17,23 @@ import simplejson
 __all__ = ["dumps", "loads"]
 
 
+# One encoder and one decoder for every call: ``simplejson.dumps``/``loads`` with
+# non-default options build a new one each time (about 2 µs each way, on every request).
+_ENCODER = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), allow_nan=False)
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+
+
 def dumps(value: Any) -> str:
     """Serialise ``value`` compactly. Raises ``TypeError``/``ValueError`` for what JSON
     cannot carry (sets, objects, NaN, infinities)."""
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def loads(data: str | bytes) -> Any:
     """Parse JSON, reading fractional numbers as ``Decimal``. Raises ``ValueError`` for
     anything that is not JSON, nested too deeply to parse included."""
     try:
-        return simplejson.loads(data, use_decimal=True)
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None

@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sized,
+)
 from typing import Any
 
 from .._errors import PacSpaceError, ValidationError
@@ -66,59 +73,131 @@ async def stream(
     return_exceptions: bool,
     progress: Progress | None = None,
 ) -> AsyncIterator[EmitOutcome]:
+    """``concurrency`` workers pull items and emit them; results are yielded in input
+    order. No task or semaphore per item: a worker that finishes one takes the next, and
+    may run at most ``2 × concurrency`` items ahead of the oldest not yet yielded."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
-    slots = asyncio.Semaphore(concurrency)
+    flow = _Flow(items, 2 * concurrency)
 
     async def one(index: int, item: Any) -> EmitResult:
         try:
             arguments = item_arguments(item)
-            async with slots:
-                return await emit(
-                    arguments.pop("customer_id"),
-                    arguments.pop("delta"),
-                    arguments.pop("reason"),
-                    **arguments,
-                )
+            return await emit(
+                arguments.pop("customer_id"),
+                arguments.pop("delta"),
+                arguments.pop("reason"),
+                **arguments,
+            )
         except PacSpaceError as exc:
             exc._for_item(index, _reference_of(item))
             raise
 
-    source: Any = items.__aiter__() if isinstance(items, AsyncIterable) else iter(items)
-    is_async = isinstance(items, AsyncIterable)
-    window: deque[asyncio.Task[EmitResult]] = deque()
-    exhausted = False
-    position = done = 0
+    async def worker() -> None:
+        while (pulled := await flow.pull()) is not None:
+            index, item = pulled
+            try:
+                flow.deliver(index, await one(index, item))
+            except Exception as exc:  # PacSpaceError, or a bug surfacing in input order
+                flow.deliver(index, exc)
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(flow.workers_for(concurrency))]
     try:
         while True:
-            while not exhausted and len(window) < 2 * concurrency:
-                try:
-                    item = await source.__anext__() if is_async else next(source)
-                except (StopIteration, StopAsyncIteration):
-                    exhausted = True
-                    break
-                window.append(asyncio.ensure_future(one(position, item)))
-                position += 1
-            if not window:
+            outcome = await flow.next_outcome()
+            if outcome is _END:
                 return
-            head = window.popleft()
-            outcome: EmitOutcome
-            try:
-                outcome = await head
-            except PacSpaceError as exc:
+            if isinstance(outcome, PacSpaceError):
                 if progress is not None:
-                    progress(done, exc)
+                    progress(flow.yielded - 1, outcome)
                 if not return_exceptions:
-                    raise
-                outcome = exc
-            else:
-                if progress is not None:
-                    progress(done, outcome)
-            done += 1
+                    raise outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            elif progress is not None:
+                progress(flow.yielded - 1, outcome)
             yield outcome
     finally:
-        for task in window:
+        for task in workers:
             task.cancel()
-        for task in window:
+        for task in workers:
             with contextlib.suppress(BaseException):
                 await task
+
+
+_END: Any = object()
+
+
+class _Flow:
+    """The items' way through ``stream``: pulled in order by the workers, their outcomes
+    handed back in order to the consumer, with at most ``window`` outstanding."""
+
+    def __init__(self, items: Iterable[Any] | AsyncIterable[Any], window: int) -> None:
+        self._source: Any
+        if isinstance(items, AsyncIterable):
+            self._async, self._source = True, items.__aiter__()
+        else:
+            self._async, self._source = False, iter(items)
+        self._size = len(items) if isinstance(items, Sized) else None
+        self._window = window
+        self._lock = asyncio.Lock()  # an async source is pulled by one worker at a time
+        self._outcomes: dict[int, Any] = {}
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._failure: BaseException | None = None
+        self.pulled = 0
+        self.yielded = 0
+        self.exhausted = False
+
+    def workers_for(self, concurrency: int) -> int:
+        return concurrency if self._size is None else max(1, min(concurrency, self._size))
+
+    async def pull(self) -> tuple[int, Any] | None:
+        while not self.exhausted and self.pulled - self.yielded >= self._window:
+            self._room.clear()
+            await self._room.wait()
+        if self.exhausted:
+            return None
+        try:
+            if self._async:
+                async with self._lock:
+                    if self.exhausted:
+                        return None
+                    item = await self._source.__anext__()
+            else:
+                item = next(self._source)
+        except (StopIteration, StopAsyncIteration):
+            self._end()
+            return None
+        except Exception as exc:  # the caller's iterable failed: raised in the consumer
+            self._failure = exc
+            self._end()
+            return None
+        index = self.pulled
+        self.pulled += 1
+        return index, item
+
+    def _end(self) -> None:
+        self.exhausted = True
+        self._ready.set()
+        self._room.set()
+
+    def deliver(self, index: int, outcome: Any) -> None:
+        self._outcomes[index] = outcome
+        if index == self.yielded:
+            self._ready.set()
+
+    async def next_outcome(self) -> Any:
+        """The next outcome in input order, or ``_END``."""
+        while self.yielded not in self._outcomes:
+            if self.exhausted and self.yielded >= self.pulled:
+                if self._failure is not None:
+                    failure, self._failure = self._failure, None
+                    raise failure
+                return _END
+            self._ready.clear()
+            await self._ready.wait()
+        outcome = self._outcomes.pop(self.yielded)
+        self.yielded += 1
+        self._room.set()
+        return outcome
