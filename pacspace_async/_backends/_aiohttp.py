@@ -10,6 +10,7 @@ own, no automatic decompression (bodies are decoded with a bound, see
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections.abc import Mapping
 
@@ -19,6 +20,25 @@ from yarl import URL
 from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, known_length, read_bounded
 
 __all__ = ["AiohttpBackend"]
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(
+    total: float | None, connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for one attempt (a few distinct ones per client: cached).
+
+    ``total`` bounds the whole attempt, body reads included. A phase bound no shorter
+    than it is left out: it could never fire first, and a read bound costs a timer
+    re-armed on every chunk received.
+    """
+
+    def shorter(phase: float | None) -> float | None:
+        return phase if phase is not None and (total is None or phase < total) else None
+
+    return aiohttp.ClientTimeout(
+        total=total, sock_connect=shorter(connect), sock_read=shorter(read), connect=shorter(pool)
+    )
 
 
 class AiohttpBackend:
@@ -53,12 +73,7 @@ class AiohttpBackend:
         total: float | None,
         limit: int,
     ) -> Reply:
-        limits = aiohttp.ClientTimeout(
-            total=total,  # aiohttp's own end-to-end bound: body reads included
-            sock_connect=phases.get("connect"),
-            sock_read=phases.get("read"),
-            connect=phases.get("pool"),
-        )
+        limits = _timeout(total, phases.get("connect"), phases.get("read"), phases.get("pool"))
         try:
             async with self._session_here().request(
                 method,
