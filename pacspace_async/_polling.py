@@ -160,9 +160,18 @@ class PollPolicy:
             return FirstCheck(delay, poll_interval, True)
         return FirstCheck(min(self.first_check * plan.hold, poll_interval * LONGEST_FIRST), step)
 
-    def brought_forward(self, poll_interval: float) -> float:
-        """A held record's first check, once the estimate exists (from its start)."""
-        return min(self.estimate()[0], poll_interval * LONGEST_FIRST)
+    def brought_forward(self, poll_interval: float, scouts_age: float | None = None) -> float:
+        """A held record's first check, once the estimate exists (from its start).
+
+        The first estimate comes from the scouts that verified first: when it appears,
+        only some of them have (the :data:`LEARNT` fastest), so the first check's
+        percentile lies no earlier than the scouts' age (``scouts_age``). Without that
+        floor every held record would be due at once, and wait its turn in one burst.
+        """
+        first = self.estimate()[0]
+        if scouts_age is not None:
+            first = max(first, scouts_age)
+        return min(first, poll_interval * LONGEST_FIRST)
 
     def next_check(
         self, *, age: float, step: float, poll_interval: float, scout: bool

@@ -93,6 +93,8 @@ class Waiter:
         self._in_flight = 0
         self._last_feed: float | None = None
         self._scouting = 0
+        self._scouts_started: float | None = None
+        """When the first scout of a cold start started (until the estimate exists)."""
         self.status_requests = 0
         """Status requests sent so far (for benchmarks and tests)."""
 
@@ -135,6 +137,8 @@ class Waiter:
             if plan.scout:
                 watch.scout = True
                 self._scouting += 1
+                if self._scouts_started is None:
+                    self._scouts_started = watch.started
             self._watches[record_id] = watch
             self._push(watch, max(now, watch.started + plan.delay))
         else:
@@ -347,10 +351,13 @@ class Waiter:
         """Tell the policy; when its estimate moved, move every check not yet made (the
         held records come forward at the scouts' first lessons)."""
         now = self._clock()
+        cold = not self.policy.learnt
         if not self.policy.learn(seconds, now):
             return
         if self.feeding(now):
             return
+        scouts_age = now - self._scouts_started if cold and self._scouts_started else None
+        self._scouts_started = None
         step = self.policy.estimate()[1]
         for other in list(self._watches.values()):
             if other.scout:
@@ -358,7 +365,7 @@ class Waiter:
             if other.checks or other.in_flight or other.scout:
                 continue
             other.step = min(step, other.poll_interval)
-            first = self.policy.brought_forward(other.poll_interval)
+            first = self.policy.brought_forward(other.poll_interval, scouts_age)
             self._push(other, max(now, other.started + first))
 
     def _done(self, watch: _Watch) -> None:

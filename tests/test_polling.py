@@ -110,3 +110,12 @@ def test_what_a_check_reveals() -> None:
     assert observed(10.0, 11.5, 11.0, server=1.2) == 1.2  # the server's own times first
     assert observed(10.0, 11.5, 11.0, server=None) == pytest.approx(1.25)
     assert observed(10.0, 11.5, None, server=None) == pytest.approx(1.5)
+
+
+def test_held_records_come_forward_no_earlier_than_the_scouts_age() -> None:
+    """At the first estimate only the fastest scouts have verified: the percentile the
+    held records wait for lies beyond the scouts' age, not at the fast scouts' times."""
+    policy = learnt([1.0, 1.01, 1.02, 1.03, 1.04] * 2)  # ten fast scouts
+    assert policy.brought_forward(2.0) == pytest.approx(1.03)  # their p75
+    assert policy.brought_forward(2.0, scouts_age=1.3) == 1.3
+    assert policy.brought_forward(0.2, scouts_age=1.3) == pytest.approx(0.8)  # 4 intervals
