@@ -29,7 +29,7 @@ from . import _inspector as inspector
 from ._errors import LedgerError
 from ._ledger import Ledger
 from ._openapi import document
-from ._pdf import receipt_pdf
+from ._pdf import receipt_pdf_response
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -199,17 +199,7 @@ def create_app(ledger: Ledger) -> Starlette:
 
     async def receipt_pdf_route(request: Request) -> Response:
         row = ledger.find_receipt(request.path_params["receipt_id"])
-        document = answers.receipt_document(row, ledger.clock(), _base(request))
-        try:
-            pdf = receipt_pdf(document)
-        except ModuleNotFoundError:
-            message = 'Receipt PDFs need the sandbox extra: pip install "pacspace[sandbox]"'
-            return failure(LedgerError(501, "NOT_IMPLEMENTED", message))
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{row["receipt_id"]}.pdf"'},
-        )
+        return receipt_pdf_response(row, ledger.clock(), _base(request), "inline")
 
     async def customers(request: Request) -> Response:
         return ok(ledger.customers(request.query_params))

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["receipt_pdf"]
+from starlette.responses import Response
+
+from . import _answers as answers
+from ._errors import LedgerError
+from ._store import Row
+
+__all__ = ["receipt_pdf", "receipt_pdf_response"]
+
+
+def receipt_pdf_response(
+    row: Row, now: float, base_url: str, disposition: Literal["inline", "attachment"]
+) -> Response:
+    """A receipt's PDF as an HTTP answer (the API's route shows it, the inspector's
+    downloads it), or a 501 :class:`LedgerError` naming the extra that makes PDFs."""
+    try:
+        pdf = receipt_pdf(answers.receipt_document(row, now, base_url))
+    except ModuleNotFoundError:
+        message = 'Receipt PDFs need the sandbox extra: pip install "pacspace[sandbox]"'
+        raise LedgerError(501, "NOT_IMPLEMENTED", message) from None
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'{disposition}; filename="{row["receipt_id"]}.pdf"'},
+    )
 
 
 def _latin1(value: Any) -> str:

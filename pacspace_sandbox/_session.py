@@ -27,6 +27,7 @@ __all__ = [
     "SESSION_COOKIE",
     "csrf_token",
     "dashboard_user",
+    "logged_in",
     "session_token",
     "set_session_cookie",
 ]
@@ -64,6 +65,13 @@ def session_token(request: Request) -> tuple[str | None, bool]:
     return None, False
 
 
+def logged_in(ledger: Ledger, request: Request) -> tuple[str, str] | None:
+    """(e-mail, session token) of the logged-in user, or None."""
+    token, _ = session_token(request)
+    email = ledger.session(token)
+    return None if email is None or token is None else (email, token)
+
+
 def dashboard_user(
     ledger: Ledger,
     request: Request,
@@ -73,10 +81,11 @@ def dashboard_user(
 ) -> str:
     """The logged-in user's e-mail, or :class:`LedgerError` 401 (not logged in) or 403 (a
     cookie-authenticated write without its CSRF proof)."""
-    token, by_cookie = session_token(request)
-    email = ledger.session(token)
-    if email is None or token is None:
+    session = logged_in(ledger, request)
+    if session is None:
         raise LedgerError(401, "NOT_AUTHENTICATED", "Log in to the dashboard first.")
+    email, token = session
+    by_cookie = request.cookies.get(SESSION_COOKIE) == token
     if write and by_cookie and request.headers.get("x-pacspace-csrf") != "1":
         sent = (form or {}).get("csrf", "")
         if not hmac.compare_digest(sent, csrf_token(token)):

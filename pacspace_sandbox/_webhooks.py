@@ -116,14 +116,19 @@ class Deliveries:
             await self._http.aclose()
             self._http = None
 
-    def list(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    def page(self, status: str | None, limit: int, offset: int) -> tuple[list[Row], int]:
+        """The events, newest first (``status`` filters), and how many there are in all."""
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
         total = self._store.scalar(f"SELECT COUNT(*) FROM webhook_events {where}", params)
         rows = self._store.all(
             f"SELECT * FROM webhook_events {where} ORDER BY created_at DESC, event_id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [self.describe(row) for row in rows], int(total)
+        return rows, int(total)
+
+    def list(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = self.page(status, limit, offset)
+        return [self.describe(row) for row in rows], total
 
     def describe(self, row: Row) -> dict[str, Any]:
         return {
@@ -146,10 +151,15 @@ class Deliveries:
         signature is recomputed from the stored timestamp, the secret is never shown."""
         if not row["signed_at"] or not self._config.webhook_secret:
             return {}
+        return self._signed(row, row["signed_at"])
+
+    def _signed(self, row: Row, timestamp: str) -> dict[str, str]:
+        """The signature headers of ``row``'s delivery signed at ``timestamp`` (ms)."""
+        assert self._config.webhook_secret
         body = row["payload"].encode("utf-8")
         return {
-            "X-PacSpace-Signature": sign(self._config.webhook_secret, row["signed_at"], body),
-            "X-PacSpace-Timestamp": row["signed_at"],
+            "X-PacSpace-Signature": sign(self._config.webhook_secret, timestamp, body),
+            "X-PacSpace-Timestamp": timestamp,
             "X-Webhook-Event": row["event"],
             "X-Event-ID": row["event_id"],
         }
@@ -163,7 +173,7 @@ class Deliveries:
         if not changed:
             return None
         self.kick()
-        return self._store.one("SELECT * FROM webhook_events WHERE event_id = ?", [event_id])
+        return self.find(event_id)
 
     # -- the delivery task ----------------------------------------------------------
 
@@ -208,14 +218,11 @@ class Deliveries:
                 )
             body = row["payload"].encode("utf-8")
             timestamp = str(int(self._config.clock() * 1000))
-            assert self._config.webhook_url and self._config.webhook_secret
+            assert self._config.webhook_url
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "PacSpace-Sandbox-Webhooks/1",
-                "X-PacSpace-Signature": sign(self._config.webhook_secret, timestamp, body),
-                "X-PacSpace-Timestamp": timestamp,
-                "X-Webhook-Event": row["event"],
-                "X-Event-ID": row["event_id"],
+                **self._signed(row, timestamp),
             }
             error: str | None = None
             try:

@@ -21,15 +21,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import _answers as answers
 from .._errors import LedgerError
 from .._ledger import Ledger
-from .._pdf import receipt_pdf
+from .._pdf import receipt_pdf_response
 from .._samples import SAMPLE_EVENTS
 from .._session import (
     SESSION_COOKIE,
     csrf_token,
     dashboard_user,
+    logged_in,
     session_token,
     set_session_cookie,
 )
@@ -109,13 +109,13 @@ def routes(ledger: Ledger) -> list[BaseRoute]:
 
     def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            token, _ = session_token(request)
-            email = ledger.session(token)
-            if email is None or token is None:
+            session = logged_in(ledger, request)
+            if session is None:
                 if request.query_params.get("fragment"):
                     return Response(status_code=401)
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+            email, token = session
             visitor = Visitor(email, csrf_token(token))
             try:
                 return await handler(request, visitor)
@@ -175,8 +175,10 @@ def routes(ledger: Ledger) -> list[BaseRoute]:
         ledger.logout(token)
         return "Logged out."
 
+    logout_action = action(logout)
+
     async def logout_endpoint(request: Request) -> Response:
-        response = await action(logout)(request)
+        response = await logout_action(request)
         if response.status_code == 303:
             response = RedirectResponse("/login", 303)
             response.delete_cookie(SESSION_COOKIE, path="/")
@@ -228,19 +230,7 @@ def routes(ledger: Ledger) -> list[BaseRoute]:
     async def receipt_download(request: Request, visitor: Visitor) -> Response:
         row = ledger.find_receipt(request.path_params["receipt_id"])
         base = str(request.base_url).rstrip("/")
-        try:
-            pdf = receipt_pdf(answers.receipt_document(row, ledger.clock(), base))
-        except ModuleNotFoundError:
-            raise LedgerError(
-                501,
-                "NOT_IMPLEMENTED",
-                'Receipt PDFs need the sandbox extra: pip install "pacspace[sandbox]"',
-            ) from None
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{row["receipt_id"]}.pdf"'},
-        )
+        return receipt_pdf_response(row, ledger.clock(), base, "attachment")
 
     # -- actions -------------------------------------------------------------------------
 

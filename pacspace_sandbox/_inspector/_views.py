@@ -60,27 +60,30 @@ def customers(ledger: Ledger, params: Mapping[str, str]) -> dict[str, Any]:
     total, rows = store.customers_page(
         search or None, CUSTOMERS_PER_PAGE, (page - 1) * CUSTOMERS_PER_PAGE
     )
-    items = []
-    for row in rows:
-        verified, count, last = store.customer_activity(row["customer_id"], now, None)
-        pending = store.pending_amounts(row["customer_id"], now)
-        items.append(
-            {
-                "id": row["customer_id"],
-                "name": row["display_name"] or "",
-                "balance": _total([r["amount"] for r in verified]),
-                "pending": _total(pending),
-                "pending_count": len(pending),
-                "deltas": count,
-                "last": _when(last),
-            }
-        )
     return {
         "search": search,
-        "customers": items,
+        "customers": [_activity(ledger, row, now) for row in rows],
         "total": total,
         "page": page,
         "pages": _pages(total, CUSTOMERS_PER_PAGE),
+    }
+
+
+def _activity(ledger: Ledger, row: Any, now: float) -> dict[str, Any]:
+    """A customer at a glance: balance of its verified deltas, what is still pending, how
+    many deltas in all, the last one's time (the customers list and a customer's header)."""
+    customer_id = row["customer_id"]
+    verified, count, last = ledger.store.customer_activity(customer_id, now, None)
+    pending = ledger.store.pending_amounts(customer_id, now)
+    return {
+        "id": customer_id,
+        "name": row["display_name"] or "",
+        "balance": _total([r["amount"] for r in verified]),
+        "verified_count": len(verified),
+        "pending": _total(pending),
+        "pending_count": len(pending),
+        "delta_count": count,
+        "last": _when(last),
     }
 
 
@@ -111,17 +114,9 @@ def customer(ledger: Ledger, customer_id: str, params: Mapping[str, str]) -> dic
     total, rows = store.deltas_page(
         customer_id, None, DELTAS_PER_PAGE, (page - 1) * DELTAS_PER_PAGE
     )
-    verified, _, last = store.customer_activity(customer_id, now, None)
-    pending = store.pending_amounts(customer_id, now)
     checkpoints = ledger.list_checkpoints({"customerId": customer_id, "limit": "100"})
     return {
-        "id": customer_id,
-        "name": row["display_name"] or "",
-        "balance": _total([r["amount"] for r in verified]),
-        "verified_count": len(verified),
-        "pending": _total(pending),
-        "pending_count": len(pending),
-        "last": _when(last),
+        **_activity(ledger, row, now),
         "deltas": [_delta(r, now) for r in rows],
         "total": total,
         "page": page,
@@ -209,18 +204,15 @@ def webhooks(ledger: Ledger, params: Mapping[str, str]) -> dict[str, Any]:
     if status not in ("", "pending", "sending", "delivered", "failed"):
         status = ""
     page = _page(params)
-    described, total = deliveries.list(
+    rows, total = deliveries.page(
         status or None, DELIVERIES_PER_PAGE, (page - 1) * DELIVERIES_PER_PAGE
     )
     items = []
-    for item in described:
-        row = deliveries.find(item["eventId"])
-        if row is None:  # removed between the two reads
-            continue
+    for row in rows:
         payload = simplejson.loads(row["payload"], use_decimal=True)
         items.append(
             {
-                **item,
+                **deliveries.describe(row),
                 "created": _when(row["created_at"]),
                 "delivered": _when(row["delivered_at"]),
                 "payload": simplejson.dumps(payload, indent=2, use_decimal=True),
