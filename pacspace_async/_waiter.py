@@ -356,7 +356,8 @@ class Waiter:
             return
         if self.feeding(now):
             return
-        scouts_age = now - self._scouts_started if cold and self._scouts_started else None
+        started = self._scouts_started
+        scouts_age = now - started if cold and started is not None else None
         self._scouts_started = None
         step = self.policy.estimate()[1]
         for other in list(self._watches.values()):

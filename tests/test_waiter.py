@@ -16,7 +16,7 @@ import respx
 
 import pacspace_async as ps
 from pacspace_async import PacSpace
-from pacspace_async._polling import PollPolicy
+from pacspace_async._polling import SCOUTS, PollPolicy
 from pacspace_async._waiter import Waiter
 from pacspace_async.types import RecordStatus
 
@@ -355,3 +355,37 @@ async def test_a_long_running_client_keeps_its_heap_small(vt: VirtualTime) -> No
         await vt.gather(*(waiter.wait(r, timeout=3600, poll_interval=1) for r in ids))
     assert len(waiter._heap) <= 4 * waiter.pending + 1024 + 300  # not the 3,000 left behind
     ongoing.cancel()
+
+
+async def test_held_records_come_forward_no_earlier_than_the_scouts_age() -> None:
+    """The first estimate comes from the fastest scouts (here the server reports 0.1 s,
+    but the records only read VERIFIED at 0.3 s): a record started after the scouts is
+    first checked no earlier than the scouts' age, even on a clock that starts at zero."""
+    vt = VirtualTime(now=0.0)
+    born: dict[str, float] = {}
+    first_check: dict[str, float] = {}
+
+    async def fetch(record_id: str) -> RecordStatus:
+        first_check.setdefault(record_id, vt.now)
+        await vt.sleep(0.001)
+        if vt.now - born[record_id] < 0.3:
+            return RecordStatus(record_id=record_id, status="PROCESSING")
+        return RecordStatus(
+            record_id=record_id,
+            status="VERIFIED",
+            created_at=_iso(born[record_id]),
+            verified_at=_iso(born[record_id] + 0.1),
+        )
+
+    waiter = waiter_on(vt, fetch)
+    scouts = [f"s{i}" for i in range(SCOUTS)]
+    tasks = []
+    for scout in scouts:
+        born[scout] = 0.0
+        tasks.append(asyncio.ensure_future(waiter.wait(scout, timeout=30, poll_interval=2)))
+    await vt.advance(0.2)
+    born["held"] = vt.now
+    tasks.append(asyncio.ensure_future(waiter.wait("held", timeout=30, poll_interval=2)))
+    await vt.run(lambda: all(task.done() for task in tasks))
+    assert waiter.estimate()[0] == pytest.approx(0.1)
+    assert first_check["held"] - born["held"] >= 0.3
