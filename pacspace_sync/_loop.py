@@ -1,10 +1,11 @@
 """The one event-loop thread behind every sync client in a process.
 
 Each blocking call is handed to the loop in a single step (``call_soon_threadsafe`` of a
-callback that starts its task) and waited on with a held lock the task's done-callback
-releases: one thread-safe enqueue and one wake-up per call. anyio's ``BlockingPortal.call`` needs
-two round trips per call and measured 2-3x slower here, and a loop per client (or
-``asyncio.run`` per call) would throw away the connection pool every time.
+callback that starts its task) and waited on with a held lock the task releases in its
+last step: one thread-safe enqueue and one wake-up per call. anyio's
+``BlockingPortal.call`` needs two round trips per call and measured 2-3x slower here, and
+a loop per client (or ``asyncio.run`` per call) would throw away the connection pool
+every time.
 
 * Started lazily under a lock and shared by every sync client; stopped when the last
   client closes, so no thread is left behind.
@@ -147,9 +148,12 @@ class _Call:
         self.error: BaseException | None = None
 
     def start(self) -> None:
+        if self.cancelled:  # Ctrl-C landed before the loop got to the call
+            self.coro.close()
+            self.error = asyncio.CancelledError()
+            self.done.release()
+            return
         self.task = _start_task(self.loop, self._drive())
-        if self.cancelled:
-            self.task.cancel()
 
     async def _drive(self) -> None:
         try:

@@ -278,3 +278,29 @@ def test_the_summary_scheduler_runs_on_the_facade_loop(
             time.sleep(0.05)
     assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'scheduled'") == 1
     assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'metered'") == 1
+
+
+def test_a_call_cancelled_before_it_starts_leaves_no_coroutine_behind() -> None:
+    """Ctrl-C can land before the loop thread starts the call: the coroutine is closed,
+    not left to warn "never awaited" when collected, and the call counts as done."""
+    import gc
+    import warnings
+
+    from pacspace_sync._loop import _Call
+
+    async def work() -> int:
+        return 1
+
+    loop = asyncio.new_event_loop()
+    try:
+        call = _Call(loop, work())
+        call.cancel()  # the caller's Ctrl-C, queued ahead of the start
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call.start()
+            assert call.done.acquire(blocking=False)  # a waiting caller would wake
+            del call
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]
+    finally:
+        loop.close()
