@@ -9,7 +9,6 @@ Chromium (Debian's ``chromium``, driven by Playwright). Talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import httpx
 
 from pacspace_sandbox import Sandbox
 from pacspace_sync import PacSpace
+from tests._browser import CHROMIUM_FLAGS, chromium_path
 
 OUT = Path(__file__).parent.parent / "docs"
 PAGES = [
@@ -25,15 +25,6 @@ PAGES = [
     ("summaries", "/summaries"),
     ("webhooks", "/webhooks"),
     ("usage", "/usage"),
-]
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -77,7 +68,7 @@ def fill(client: PacSpace, clock: Clock) -> None:
 
 
 def main() -> int:
-    chromium = shutil.which("chromium")
+    chromium = chromium_path()
     if chromium is None:
         print("needs Debian's chromium: apt-get install chromium", file=sys.stderr)
         return 2
@@ -105,7 +96,7 @@ def main() -> int:
         fill(client, clock)
         client.close()
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
+            browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             page = browser.new_page(base_url=server.url, viewport={"width": 1280, "height": 720})
             page.goto("/login")
             page.get_by_label("E-mail").fill("you@example.com")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ import pytest
 from pacspace_sandbox import Sandbox, SandboxServer
 from pacspace_sync import PacSpace
 
+from ._browser import CHROMIUM_FLAGS, chromium_path
 from ._clock import Clock
 
 if TYPE_CHECKING:
@@ -30,19 +30,6 @@ if TYPE_CHECKING:
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 USER = ("you@example.com", "your-secure-password")
-# As the machine's notes say: without the background-networking flags Chromium keeps
-# trying to reach Google's hosts, which a closed network refuses.
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def _chromium() -> str:
@@ -53,7 +40,7 @@ def _chromium() -> str:
         import playwright.sync_api  # noqa: F401
     except ModuleNotFoundError:
         problem = 'Playwright is not installed (pip install -e ".[dev]")'
-    path = os.environ.get("PACSPACE_CHROMIUM") or shutil.which("chromium")
+    path = chromium_path()
     if problem is None and path is None:
         problem = "no Chromium on this machine (apt-get install chromium)"
     if problem is not None:
