@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from typing_extensions import TypedDict
 
@@ -21,6 +21,7 @@ from ._time import Duration, from_ms, seconds
 from ._validate import header_name, header_value, non_negative_int
 
 __all__ = [
+    "NO_OVERRIDES",
     "Amount",
     "RequestOptions",
     "RequestOverrides",
@@ -131,7 +132,7 @@ class RequestOptions:
         For waits ``timeout``/``timeout_ms`` belong to the wait, not the request, and stay.
         """
         if not merged.keys() & REQUEST_KEYS:
-            return _NO_OVERRIDES
+            return NO_OVERRIDES
         timeout: float | None = None
         if not wait:
             timeout = merged.pop("timeout", None)
@@ -172,4 +173,5 @@ class RequestOptions:
         )
 
 
-_NO_OVERRIDES = RequestOptions()
+NO_OVERRIDES: Final = RequestOptions()
+"""No request setting overridden: the transport's fast path knows it by identity."""

@@ -96,8 +96,10 @@ class Call:
     ) -> dict[str, Any]:
         """One snake_case dict from the options dict and the method's own arguments
         (``locals()``: the declared keywords and the ``request`` overrides)."""
-        given = {name: arguments[name] for name in self.keywords if name in arguments}
         request = arguments.get("request")
+        if options is None and not request:  # the common case, in one pass
+            return {n: v for n in self.keywords if (v := arguments.get(n)) is not None}
+        given = {name: arguments[name] for name in self.keywords if name in arguments}
         if request:
             given.update(request)
         return merge(options, self.allowed, given, self.seed_names)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
@@ -58,7 +58,7 @@ from ._errors import (
     ServiceUnavailableError,
     ValidationError,
 )
-from ._options import RequestOptions
+from ._options import NO_OVERRIDES, RequestOptions
 from ._retry import backoff, is_retryable, parse_retry_after
 from ._telemetry import log, route_of, telemetry
 from .types._raw import LAST_ANSWER
@@ -72,6 +72,7 @@ class _Call:
 
     __slots__ = (
         "attempts",
+        "bound",
         "content",
         "headers",
         "method",
@@ -92,6 +93,7 @@ class _Call:
         headers: dict[str, str],
         content: bytes | None,
         timeout: dict[str, float | None],
+        bound: float | None,
         raw: bool,
     ) -> None:
         self.method = method
@@ -101,6 +103,7 @@ class _Call:
         self.headers = headers
         self.content = content
         self.timeout = timeout
+        self.bound = bound
         self.raw = raw
         self.attempts = 0
         self.status = 0
@@ -113,7 +116,7 @@ DEFAULT_PAUSE: Final = 1.0
 """How long a 429 without ``Retry-After`` pauses the client (seconds)."""
 
 _NO_BODY: Final[Any] = object()
-_DEFAULT_OPTIONS: Final = RequestOptions()
+_DEFAULT_OPTIONS: Final = NO_OVERRIDES
 
 
 def segment(value: str) -> str:
@@ -123,6 +126,18 @@ def segment(value: str) -> str:
     and ``customer("..")`` would reach another endpoint."""
     encoded = quote(value, safe="")
     return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
+def _bound(timeout: Mapping[str, float | None]) -> float | None:
+    """The longest phase bound: one attempt, end to end (connect, send, headers, body),
+    stays within it, so a server dripping bytes cannot hold a call longer than that."""
+    return max((v for v in timeout.values() if v is not None), default=None)
+
+
+def _new_key() -> str:
+    """A fresh idempotency key: 128 random bits (as many as the caller's ``psk_`` keys
+    in pacspace-sdk carry), without building a UUID object on every POST."""
+    return "psk_" + os.urandom(16).hex()
 
 
 def query(params: Mapping[str, Any]) -> str:
@@ -161,6 +176,7 @@ class Transport:
             )
         self.close_reason = "The client is closed."
         self._timeout = config.timeout.as_dict()
+        self._bound = _bound(self._timeout)
         common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if config.chain_id is not None:
             common["X-Chain-Id"] = str(config.chain_id)
@@ -184,6 +200,7 @@ class Transport:
         twin = copy.copy(self)
         twin.config = config
         twin._timeout = config.timeout.as_dict()
+        twin._bound = _bound(twin._timeout)
         twin._owns_backend = False
         twin._parent = self
         return twin
@@ -223,12 +240,14 @@ class Transport:
             raise PacSpaceError(self._closing_reason(), 0, "CLIENT_CLOSED", path)
         headers = self._headers_for(method, options, authenticated)
         content = None if body is _NO_BODY else _json.dumps(body).encode()
-        timeout = (
-            self._timeout if options.timeout is None else httpx.Timeout(options.timeout).as_dict()
-        )
+        if options.timeout is None:
+            timeout, bound = self._timeout, self._bound
+        else:
+            timeout = httpx.Timeout(options.timeout).as_dict()
+            bound = _bound(timeout)
         url = self.config.base_url + path
         retries = self.config.max_retries if options.max_retries is None else options.max_retries
-        call = _Call(method, url, path, headers, content, timeout, raw)
+        call = _Call(method, url, path, headers, content, timeout, bound, raw)
         span = None
         scope = (
             telemetry.request_span(method, call.route, self._host) if telemetry.tracing else None
@@ -274,11 +293,44 @@ class Transport:
         return await retrying(self._once, call)
 
     async def _once(self, call: _Call) -> Any:
-        """One attempt: send, read, judge; logged as one line."""
+        """One attempt: send, read, judge; logged as one line. The backend is awaited
+        right here (no coroutine in between on the way of every emit)."""
         call.attempts += 1
         started = time.perf_counter()
+        deadline = time.monotonic() + PENDING_WAIT_LIMIT
         try:
-            reply = await self._attempt(call)
+            while True:
+                if self._paused_until:
+                    wait = self._paused_until - time.monotonic()
+                    if wait > 0:
+                        await sleep(wait)
+                try:
+                    reply = await self._backend.send(
+                        call.method,
+                        call.url,
+                        call.headers,
+                        call.content,
+                        phases=call.timeout,
+                        total=call.bound,
+                        limit=self.config.max_response_bytes,
+                    )
+                except (TimedOut, ConnectionFailed, TooLarge, UnsupportedEncoding) as exc:
+                    error, cause = self._failed(call, exc)
+                    raise error from cause
+                pending = self._judge_status(call, reply)
+                if pending is None:
+                    break
+                # 202 IDEMPOTENCY_PENDING: the server is still working on this key.
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or pending > remaining:
+                    raise PacSpaceError(
+                        f"{call.method} {call.path}: the server was still processing this "
+                        f"idempotency key after {PENDING_WAIT_LIMIT:.0f}s",
+                        202,
+                        "IDEMPOTENCY_PENDING",
+                        call.path,
+                    )
+                await sleep(min(pending, remaining))
             call.status = reply.status_code
             data = self._answer(reply, call.path, call.raw)
         except PacSpaceError as exc:
@@ -309,7 +361,11 @@ class Transport:
     def _headers_for(
         self, method: str, options: RequestOptions, authenticated: bool
     ) -> dict[str, str]:
-        headers = dict(self._headers if authenticated else self._public_headers)
+        headers = (self._headers if authenticated else self._public_headers).copy()
+        if options is _DEFAULT_OPTIONS:
+            if method == "POST":
+                headers["Idempotency-Key"] = _new_key()
+            return headers
         if options.chain_id is not None:
             headers["X-Chain-Id"] = str(options.chain_id)
         if options.credit_pool_id is not None:
@@ -317,87 +373,61 @@ class Transport:
         if options.dashboard_token:
             headers["Authorization"] = f"Bearer {options.dashboard_token}"
         if method == "POST":
-            headers["Idempotency-Key"] = options.idempotency_key or f"psk_{uuid.uuid4().hex}"
+            headers["Idempotency-Key"] = options.idempotency_key or _new_key()
         elif options.idempotency_key:
             headers["Idempotency-Key"] = options.idempotency_key
         if options.extra_headers:
             headers.update({str(k): str(v) for k, v in options.extra_headers.items()})
         return headers
 
-    async def _attempt(self, call: _Call) -> Reply:
-        """Send and read one answer, waiting out ``202 IDEMPOTENCY_PENDING``."""
-        method, url, path, timeout = call.method, call.url, call.path, call.timeout
-        deadline = time.monotonic() + PENDING_WAIT_LIMIT
-        # One attempt, end to end (connect, send, headers, body), within the timeout: a
-        # server dripping bytes cannot hold a call longer than that.
-        bound = max((v for v in timeout.values() if v is not None), default=None)
-        while True:
-            wait = self._paused_until - time.monotonic()
-            if wait > 0:
-                await sleep(wait)
-            try:
-                response = await self._backend.send(
-                    method,
-                    url,
-                    call.headers,
-                    call.content,
-                    phases=timeout,
-                    total=bound,
-                    limit=self.config.max_response_bytes,
-                )
-            except TimedOut as exc:
-                raise APITimeoutError(
-                    f"{method} {path}: no answer within the timeout"
-                    + (f" ({bound:g} s)" if bound is not None else ""),
-                    0,
-                    None,
-                    path,
-                ) from (exc.__cause__ or exc)  # the library's own exception, for debugging
-            except ConnectionFailed as exc:
-                raise APIConnectionError(
-                    f"{method} {path}: connection failed ({self._redact(str(exc))})",
-                    0,
-                    None,
-                    path,
-                ) from (exc.__cause__ or exc)
-            except TooLarge:
-                raise PacSpaceError(
-                    f"{method} {path}: the answer is larger than max_response_bytes "
-                    f"({self.config.max_response_bytes:,} bytes)",
-                    0,
-                    "RESPONSE_TOO_LARGE",
-                    path,
-                ) from None
-            except UnsupportedEncoding as exc:
-                raise PacSpaceError(
-                    f"{method} {path}: the answer is compressed as {exc}, which was not asked for",
-                    0,
-                    "INVALID_RESPONSE",
-                    path,
-                ) from None
-            if 300 <= response.status_code < 400:
-                location = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
-                raise PacSpaceError(
-                    f"{method} {path}: the server redirected to {location} (HTTP "
-                    f"{response.status_code}); redirects are never followed, so the API key "
-                    "never leaves the configured host: fix base_url",
-                    response.status_code,
-                    "REDIRECT_REFUSED",
-                    path,
-                )
-            pending = self._pending_for(response)
-            if pending is None:
-                return response
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or pending > remaining:
-                raise PacSpaceError(
-                    f"{method} {path}: the server was still processing this idempotency key "
-                    f"after {PENDING_WAIT_LIMIT:.0f}s",
-                    202,
-                    "IDEMPOTENCY_PENDING",
-                    path,
-                )
-            await sleep(min(pending, remaining))
+    def _failed(self, call: _Call, exc: Exception) -> tuple[PacSpaceError, BaseException | None]:
+        """The error for a backend's failure to get an answer, and the exception to chain
+        it from: the HTTP library's own, for debugging (none for our own limits)."""
+        method, path, bound = call.method, call.path, call.bound
+        if isinstance(exc, TimedOut):
+            return APITimeoutError(
+                f"{method} {path}: no answer within the timeout"
+                + (f" ({bound:g} s)" if bound is not None else ""),
+                0,
+                None,
+                path,
+            ), (exc.__cause__ or exc)
+        if isinstance(exc, ConnectionFailed):
+            return APIConnectionError(
+                f"{method} {path}: connection failed ({self._redact(str(exc))})",
+                0,
+                None,
+                path,
+            ), (exc.__cause__ or exc)
+        if isinstance(exc, TooLarge):
+            return PacSpaceError(
+                f"{method} {path}: the answer is larger than max_response_bytes "
+                f"({self.config.max_response_bytes:,} bytes)",
+                0,
+                "RESPONSE_TOO_LARGE",
+                path,
+            ), None
+        return PacSpaceError(
+            f"{method} {path}: the answer is compressed as {exc}, which was not asked for",
+            0,
+            "INVALID_RESPONSE",
+            path,
+        ), None
+
+    def _judge_status(self, call: _Call, response: Reply) -> float | None:
+        """Refuse a redirect; seconds to wait for a ``202 IDEMPOTENCY_PENDING``, else
+        ``None`` (the answer is final)."""
+        if 300 <= response.status_code < 400:
+            location = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
+            raise PacSpaceError(
+                f"{call.method} {call.path}: the server redirected to {location} (HTTP "
+                f"{response.status_code}); redirects are never followed, so the API key "
+                "never leaves the configured host: fix base_url",
+                response.status_code,
+                "REDIRECT_REFUSED",
+                call.path,
+            )
+        return self._pending_for(response)
 
     def _redact(self, text: str) -> str:
         key = self.config.api_key

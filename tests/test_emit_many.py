@@ -160,3 +160,55 @@ def test_sync_twins_run_concurrently_without_threads(
     store = pacspace_sandbox.ledger.store
     assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'sync_many'") == 50
     assert store.scalar("SELECT COUNT(*) FROM deltas WHERE customer_id = 'sync_stream'") == 30
+
+
+async def test_the_first_failure_in_input_order_is_raised_and_the_rest_stopped() -> None:
+    """``return_exceptions=False``: item 1 fails after item 3 did; item 1's error is the
+    one raised, and nothing is sent once it is known."""
+    from pacspace_async.resources._many import collect
+
+    sent: list[str] = []
+
+    async def emit(customer_id: str, delta: Any, reason: str, **kwargs: Any) -> Any:
+        sent.append(reason)
+        await asyncio.sleep({"1": 0.02, "3": 0.0}.get(reason, 0.01))
+        if reason in ("1", "3"):
+            raise ps.ValidationError(f"refused {reason}", field="reason")
+        return ps.types.EmitResult(record_id=reason, status="QUEUED")
+
+    items = [{"customerId": "c", "delta": 1, "reason": str(i)} for i in range(50)]
+    with pytest.raises(ps.ValidationError, match="refused 1") as raised:
+        await collect(emit, items, concurrency=4, return_exceptions=False)
+    assert raised.value.index == 1
+    assert len(sent) < 50  # stopped, not run to the end
+
+
+async def test_a_failing_progress_callback_stops_emit_many() -> None:
+    pac, stats = counting_client(delay=0.001)
+    calls: list[int] = []
+
+    def progress(index: int, outcome: object) -> None:
+        calls.append(index)
+        if index == 2:
+            raise RuntimeError("the progress bar broke")
+
+    items = [{"customerId": "c", "delta": 1, "reason": str(i)} for i in range(200)]
+    with pytest.raises(RuntimeError, match="progress bar"):
+        await pac.balance.emit_many(items, concurrency=4, progress=progress)
+    assert calls == [0, 1, 2] and stats["calls"] < 200
+    await pac.aclose()
+
+
+async def test_a_failing_iterable_is_raised_after_what_it_gave() -> None:
+    pac, _ = counting_client()
+    seen: list[int] = []
+
+    def items() -> Iterator[dict[str, Any]]:
+        for i in range(3):
+            yield {"customerId": "c", "delta": 1, "reason": str(i)}
+        raise OSError("the file went away")
+
+    with pytest.raises(OSError, match="went away"):
+        await pac.balance.emit_many(items(), progress=lambda i, o: seen.append(i))
+    assert seen == [0, 1, 2]
+    await pac.aclose()

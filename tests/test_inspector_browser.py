@@ -165,9 +165,11 @@ def test_redeliver_a_webhook(
             break
         page.wait_for_timeout(25)
     assert hooks[-1].headers["x-event-id"] == event_id
-    # The signed payload is one click away.
-    page.locator("#deliveries details summary").first.click()
-    assert "X-PacSpace-Signature: v1=" in page.locator("#deliveries pre.headers").first.inner_text()
+    # The signed payload is one click away (that event's row: a live refresh may put
+    # another delivery first, and keeps an open one open).
+    details = page.locator(f'#deliveries tr[data-event="{event_id}"] + tr details')
+    details.locator("summary").click()
+    details.locator("pre.headers", has_text="X-PacSpace-Signature: v1=").wait_for()
 
 
 def test_download_a_receipt(page: Page, client: PacSpace) -> None:

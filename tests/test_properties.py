@@ -157,3 +157,27 @@ def client_hooks() -> ps.Webhooks:
     client = ps.PacSpace(KEY, base_url="http://127.0.0.1:9", webhook_secret="whsec_test")
     assert client.webhooks is not None
     return client.webhooks
+
+
+flat_values = st.one_of(
+    st.text(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.decimals(allow_nan=False, allow_infinity=False, places=None),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@EXAMPLES
+@given(st.dictionaries(st.text(), flat_values, max_size=6))
+def test_request_bodies_are_written_as_simplejson_writes_them(body: dict[str, Any]) -> None:
+    """The direct path for flat bodies (emits) writes the same bytes as the encoder."""
+    import simplejson
+
+    from pacspace_async import _json
+
+    expected = simplejson.dumps(body, use_decimal=True, separators=(",", ":"))
+    assert _json.dumps(body) == expected
+    assert _json.loads(expected) == _json.loads(_json.dumps(body))

@@ -41,6 +41,12 @@ def _timeout(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> URL:
+    """The URL as encoded (parsed once per distinct URL: an emit's is always the same)."""
+    return URL(url, encoded=True)
+
+
 class AiohttpBackend:
     def __init__(
         self, *, proxy: str | None, ssl_context: ssl.SSLContext | None, max_connections: int
@@ -77,9 +83,9 @@ class AiohttpBackend:
         try:
             async with self._session_here().request(
                 method,
-                URL(url, encoded=True),
+                _url(url),
                 data=content,
-                headers=dict(headers),
+                headers=headers,  # aiohttp copies them into its own multidict
                 timeout=limits,
                 allow_redirects=False,
                 proxy=self._proxy,

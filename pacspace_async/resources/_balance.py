@@ -50,7 +50,7 @@ from ..types import (
     WebhookRetry,
 )
 from ._delta import EMIT, emit_body
-from ._many import EmitItem, EmitOutcome, Progress, stream
+from ._many import EmitItem, EmitOutcome, Progress, collect, stream
 from ._pages import DEFAULT_PAGE_SIZE, by_offset, by_page
 from ._receipts import Receipts
 
@@ -236,15 +236,13 @@ class Balance:
         large to hold a list of results, iterate :meth:`emit_stream` instead.
         ``progress(index, outcome)`` is called once per item, in input order.
         """
-        return [
-            result
-            async for result in self.emit_stream(
-                items,
-                concurrency=concurrency,
-                return_exceptions=return_exceptions,
-                progress=progress,
-            )
-        ]
+        return await collect(
+            self.emit,
+            items,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
 
     async def emit_stream(
         self,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 __all__ = ["LAST_ANSWER", "RawResponse"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawResponse:
     """What came with an answer, as openai-python's ``with_raw_response`` shows it:
     ``answer.raw_response.headers["X-Request-Id"]``. ``headers`` is case-insensitive (the
