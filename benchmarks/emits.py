@@ -19,20 +19,20 @@ CONCURRENT = 3000
 """Emits per concurrent measurement (64 in flight)."""
 
 
-async def _emit_many(url: str, backend: HttpBackend) -> float:
+async def _emit_many(url: str, backend: HttpBackend, count: int = CONCURRENT) -> float:
     import pacspace_async
 
     async with pacspace_async.PacSpace(KEY, base_url=url, http_backend=backend) as pac:
-        items = [{"customerId": "cust_bench", "delta": -1, "reason": "usage"}] * CONCURRENT
+        items = [{"customerId": "cust_bench", "delta": -1, "reason": "usage"}] * count
         await pac.balance.emit_many(items[:200], concurrency=64)  # warm the pool
         started = time.perf_counter()
         results = await pac.balance.emit_many(items, concurrency=64)
         elapsed = time.perf_counter() - started
     assert all(not isinstance(r, Exception) for r in results)
-    return CONCURRENT / elapsed
+    return count / elapsed
 
 
-async def _raw_aiohttp(url: str, ca: str) -> float:
+async def _raw_aiohttp(url: str, ca: str, count: int = CONCURRENT) -> float:
     import aiohttp
 
     context = ssl.create_default_context(cafile=ca)
@@ -52,8 +52,8 @@ async def _raw_aiohttp(url: str, ca: str) -> float:
 
         await asyncio.gather(*(one() for _ in range(200)))
         started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(CONCURRENT)))
-        return CONCURRENT / (time.perf_counter() - started)
+        await asyncio.gather(*(one() for _ in range(count)))
+        return count / (time.perf_counter() - started)
 
 
 async def _raw_httpx(url: str) -> float:

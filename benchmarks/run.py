@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import emits, facade, sandbox, schedules, summaries, waits
+from . import emits, facade, instructions, sandbox, schedules, summaries, waits
 from ._common import CannedServer, machine
 from ._table import Row, print_table, save
 
@@ -23,6 +23,7 @@ def main() -> None:
     rows: list[Row] = []
     try:
         rows.extend(emits.rows(server))
+        rows.extend(instructions.rows(server))
         rows.extend(facade.rows())
         rows.extend(waits.rows())
         rows.extend(sandbox.rows())

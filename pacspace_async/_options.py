@@ -131,7 +131,7 @@ class RequestOptions:
 
         For waits ``timeout``/``timeout_ms`` belong to the wait, not the request, and stay.
         """
-        if not merged.keys() & REQUEST_KEYS:
+        if not merged or not merged.keys() & REQUEST_KEYS:
             return NO_OVERRIDES
         timeout: float | None = None
         if not wait:

@@ -64,6 +64,13 @@ def route_of(path: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=512)
+def _attributes(*pairs: str) -> dict[str, str]:
+    """A metric's attributes, made once per distinct set (routes and outcomes are few);
+    the instruments only read them."""
+    return dict(zip(pairs[::2], pairs[1::2], strict=True))
+
+
 def setup_logging(level: str | None = None) -> None:
     """``PACSPACE_LOG=debug|info``: the ``pacspace`` logger prints to stderr at that level."""
     chosen = (level if level is not None else os.environ.get("PACSPACE_LOG", "")).lower()
@@ -181,14 +188,13 @@ class Telemetry:
             if error is not None:
                 span.set_attribute("error.type", error)
                 span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, error))
-        outcome = {"http.route": route, "outcome": error or "ok"}
-        self._requests.add(1, outcome)
+        self._requests.add(1, _attributes("http.route", route, "outcome", error or "ok"))
         if attempts > 1:
             self._retries.add(attempts - 1, {"http.route": route})
 
     def emitted(self, status: str) -> None:
         if self.enabled:
-            self._emits.add(1, {"status": status})
+            self._emits.add(1, _attributes("status", status))
 
     def delivered(self, lags: Iterable[float]) -> None:
         if self.enabled:

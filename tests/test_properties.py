@@ -181,3 +181,35 @@ def test_request_bodies_are_written_as_simplejson_writes_them(body: dict[str, An
     expected = simplejson.dumps(body, use_decimal=True, separators=(",", ":"))
     assert _json.dumps(body) == expected
     assert _json.loads(expected) == _json.loads(_json.dumps(body))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@EXAMPLES
+@given(json_values, st.sampled_from(["", " ", "\n", " \r\n\t"]), st.sampled_from(["", "x", "]"]))
+def test_answers_are_read_as_the_standard_decoder_reads_them(
+    value: Any, space: str, extra: str
+) -> None:
+    """The direct path for an unpadded object or array reads exactly what the decoder
+    would, and refuses what follows it."""
+    import simplejson
+
+    from pacspace_async import _json
+
+    text = space + simplejson.dumps(value, use_decimal=True) + space + extra
+    try:
+        expected = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _json.loads(text.encode())
+        return
+    assert _json.loads(text.encode()) == expected

@@ -212,7 +212,16 @@ class Balance:
         :meth:`emit_and_wait` or :meth:`wait_for_verified` for the outcome. A retried
         emit is never recorded twice: every attempt carries the same ``Idempotency-Key``.
         """
-        merged = EMIT.merge(options, locals())
+        if (
+            options is None
+            and not request
+            and reference_id is None
+            and metadata is None
+            and adjusts is None
+        ):
+            merged: dict[str, Any] = {}  # the usual emit: nothing to merge (a hot path)
+        else:
+            merged = EMIT.merge(options, locals())
         ro = RequestOptions.take(merged)
         body = emit_body(customer_id, delta, reason, merged)
         data = await self._transport.request("POST", "/api/v1/balance/delta", body=body, options=ro)

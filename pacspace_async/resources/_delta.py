@@ -35,9 +35,11 @@ def emit_body(
     customer_id: Any, delta: Any, reason: Any, merged: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The wire body of one delta, validated. Shared by ``emit`` and the batch paths."""
-    return {
+    body = {
         "customerId": check.text(customer_id, "customerId"),
         "delta": check.amount(delta, "delta"),
         "reason": check.text(reason, "reason"),
-        **EMIT.wire(merged),
     }
+    if merged:  # most emits have nothing more
+        body.update(EMIT.wire(merged))
+    return body
