@@ -5,10 +5,11 @@ sleeping loops that each poll on a fixed interval: that is the official client's
 and it costs about two status requests per delta and most of a poll interval of lag.
 
 Here one watcher task per client owns every pending wait. It keeps one heap of what is
-due (status checks and wait deadlines), caps concurrent status requests, shares one check
-between several waits on the same record, and accepts outside news through
-:meth:`Waiter.resolve` (a verified webhook delivery), which ends the waits at once. *When*
-to check is not decided here: :class:`._polling.PollPolicy` says, from what it learnt.
+due (status checks and wait deadlines), keeps as many status requests in flight as
+:class:`._concurrency.InFlightLimit` allows, shares one check between several waits on
+the same record, and accepts outside news through :meth:`Waiter.resolve` (a verified
+webhook delivery), which ends the waits at once. *When* to check is not decided here:
+:class:`._polling.PollPolicy` says, from what it learnt.
 
 Time comes from the injected ``clock`` and ``sleep`` (``time.monotonic`` and
 ``asyncio.sleep`` by default), deadlines included, so tests run the schedule on a clock
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ._aio import running_loop
+from ._concurrency import InFlightLimit
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
 from ._polling import DEFAULT_FIRST_CHECK, FEED_WINDOW, PollPolicy
@@ -76,7 +78,8 @@ class Waiter:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._fetch = fetch
-        self._max_in_flight = max_in_flight
+        self.limit = InFlightLimit(max_in_flight)
+        """How many checks go out at once (adapts to round trips, up to max_in_flight)."""
         self.policy = policy if policy is not None else PollPolicy(first_check)
         self._clock = clock
         self._sleep = sleep
@@ -246,9 +249,9 @@ class Waiter:
                         deadline.set_exception(_DeadlinePassed())
                 elif self._current(watch, due):
                     ready.append((due, watch))
-            # Due checks go out in due order, at most max_in_flight at a time; the rest
+            # Due checks go out in due order, at most the limit at a time; the rest
             # wait here for a slot, while deadlines keep firing on time.
-            while ready and self._in_flight < self._max_in_flight:
+            while ready and self._in_flight < self.limit.current:
                 due, watch = ready.popleft()
                 if self._current(watch, due):
                     watch.in_flight = True
@@ -303,6 +306,8 @@ class Waiter:
         try:
             self.status_requests += 1
             status = await self._fetch(watch.record_id)
+            answered = self._clock()
+            self.limit.answered(answered - sent, self._in_flight, answered)
         except PacSpaceError as exc:
             # A record may not be readable for a moment after emit: a few 404s are "not yet".
             not_yet = isinstance(exc, NotFoundError) and watch.checks < 3
