@@ -5,8 +5,8 @@
 The real waiter (scheduler and policy) runs on a clock this module moves: a burst of
 1,000 concurrent emits, each verified 1.2 s ± 0.2 s (uniform) after it is recorded, on a
 server that answers one request at a time at 6,000/s (emits and status requests alike),
-with the client's in-flight cap of 32, the server answering with ``createdAt`` and
-``verifiedAt``. A cold burst on a fresh waiter, then a
+with the client's adaptive in-flight limit (at most 32), the server answering with
+``createdAt`` and ``verifiedAt``. A cold burst on a fresh waiter, then a
 warm one on the same waiter. Deterministic (seeded), and a second to run, so that
 schedules can be compared side by side; ``benchmarks.waits`` measures the chosen one over
 real sockets.
@@ -145,8 +145,9 @@ def main() -> Path:
     """Print the table and write it as Markdown to ``results/schedules.md``."""
     heading = (
         f"{COUNT} concurrent emit_and_wait, verified {LATENCY[0]}-{LATENCY[1]} s after "
-        f"recording, a server answering {1 / SERVICE:,.0f} requests/s, {CAP} status requests "
-        "in flight; virtual time, mean of 3 seeds. Shipped: first p75, second p95."
+        f"recording, a server answering {1 / SERVICE:,.0f} requests/s, at most {CAP} status "
+        "requests in flight (the adaptive limit); virtual time, mean of 3 seeds. Shipped: "
+        "first p75, second p95."
     )
     lines = [
         heading,
