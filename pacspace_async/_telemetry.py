@@ -190,7 +190,7 @@ class Telemetry:
                 span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, error))
         self._requests.add(1, _attributes("http.route", route, "outcome", error or "ok"))
         if attempts > 1:
-            self._retries.add(attempts - 1, {"http.route": route})
+            self._retries.add(attempts - 1, _attributes("http.route", route))
 
     def emitted(self, status: str) -> None:
         if self.enabled:

@@ -116,7 +116,6 @@ DEFAULT_PAUSE: Final = 1.0
 """How long a 429 without ``Retry-After`` pauses the client (seconds)."""
 
 _NO_BODY: Final[Any] = object()
-_DEFAULT_OPTIONS: Final = NO_OVERRIDES
 
 
 def segment(value: str) -> str:
@@ -228,7 +227,7 @@ class Transport:
         path: str,
         *,
         body: Any = _NO_BODY,
-        options: RequestOptions = _DEFAULT_OPTIONS,
+        options: RequestOptions = NO_OVERRIDES,
         authenticated: bool = True,
         raw: bool = False,
     ) -> Any:
@@ -362,7 +361,7 @@ class Transport:
         self, method: str, options: RequestOptions, authenticated: bool
     ) -> dict[str, str]:
         headers = (self._headers if authenticated else self._public_headers).copy()
-        if options is _DEFAULT_OPTIONS:
+        if options is NO_OVERRIDES:
             if method == "POST":
                 headers["Idempotency-Key"] = _new_key()
             return headers

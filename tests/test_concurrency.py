@@ -7,10 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from pacspace_async._concurrency import LEAST_WINDOW, MIN_LIMIT, InFlightLimit
-from pacspace_async.types import RecordStatus
 
 from ._clock import VirtualTime
-from .test_waiter import waiter_on
+from .test_waiter import FakeServer, waiter_on
 
 
 def settle(
@@ -68,27 +67,14 @@ def test_a_route_that_got_slower_for_good_is_relearnt() -> None:
     assert limit.current == 32
 
 
-class Server:
-    """Answers every status check VERIFIED after ``rtt_of(in_flight)`` virtual seconds."""
-
-    def __init__(self, vt: VirtualTime, rtt_of: Callable[[int], float]) -> None:
-        self.vt, self.rtt_of = vt, rtt_of
-        self.in_flight = self.peak = 0
-
-    async def fetch(self, record_id: str) -> RecordStatus:
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        await self.vt.sleep(self.rtt_of(self.in_flight))
-        self.in_flight -= 1
-        return RecordStatus(record_id=record_id, status="VERIFIED")
-
-
 async def test_the_waiter_keeps_few_checks_at_a_server_that_shares_itself() -> None:
     """Processor sharing: each request takes 0.5 ms per request in flight. The waiter
     keeps a handful in flight, not its maximum of 32, and every wait ends."""
     vt = VirtualTime()
-    server = Server(vt, lambda k: 0.0005 * k)
+    server = FakeServer(vt, latency=0, rtt=lambda k: 0.0005 * k)
     waiter = waiter_on(vt, server.fetch, first_check=0.2, max_in_flight=32)
+    for i in range(500):
+        server.register(f"r{i}")
     await vt.gather(*(waiter.wait(f"r{i}", timeout=30, poll_interval=2) for i in range(500)))
     assert server.peak <= 10
     assert waiter.limit.current <= 10
@@ -98,8 +84,10 @@ async def test_the_waiter_keeps_few_checks_at_a_server_that_shares_itself() -> N
 @pytest.mark.parametrize("maximum", [1, 4])
 async def test_the_waiter_never_exceeds_max_status_requests(maximum: int) -> None:
     vt = VirtualTime()
-    server = Server(vt, lambda k: 0.05)
+    server = FakeServer(vt, latency=0, rtt=0.05)
     waiter = waiter_on(vt, server.fetch, first_check=0.2, max_in_flight=maximum)
+    for i in range(100):
+        server.register(f"r{i}")
     await vt.gather(*(waiter.wait(f"r{i}", timeout=60, poll_interval=2) for i in range(100)))
     assert server.peak == maximum
     await waiter.aclose()

@@ -7,6 +7,7 @@ import builtins
 import json
 import random
 import statistics
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,10 +27,14 @@ from .conftest import BASE, KEY, envelope
 
 class FakeServer:
     """Records verify ``latency`` seconds (virtual) after they are first seen; each
-    status request takes ``rtt`` seconds."""
+    status request takes ``rtt`` seconds, or ``rtt(requests in flight)``."""
 
     def __init__(
-        self, time: VirtualTime, latency: float, outcome: str = "VERIFIED", rtt: float = 0.001
+        self,
+        time: VirtualTime,
+        latency: float,
+        outcome: str = "VERIFIED",
+        rtt: float | Callable[[int], float] = 0.001,
     ) -> None:
         self.time = time
         self.latency = latency
@@ -48,7 +53,7 @@ class FakeServer:
         self.calls += 1
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
-        await self.time.sleep(self.rtt)
+        await self.time.sleep(self.rtt(self.in_flight) if callable(self.rtt) else self.rtt)
         self.in_flight -= 1
         done = self.time.now - self.born[record_id] >= self.latency
         return RecordStatus(record_id=record_id, status=self.outcome if done else "PROCESSING")

@@ -134,23 +134,15 @@ async def collect(
         waiting[index] = outcome
         while (done := len(results)) in waiting:
             outcome = waiting.pop(done)
-            failure = _pass_on(done, outcome, progress, return_exceptions)
+            try:
+                failure = _pass_on(done, outcome, progress, return_exceptions)
+            except BaseException as exc:  # progress() failed: raised to the caller
+                raise _Stop(exc) from None
             if failure is not None:
                 raise _Stop(failure)
             results.append(outcome)
 
-    async def worker() -> None:
-        while (pulled := await source.pull()) is not None:
-            index, item = pulled
-            outcome = await _outcome(emit, index, item)
-            try:
-                deliver(index, outcome)
-            except _Stop:
-                raise
-            except BaseException as exc:  # progress() failed: raised to the caller
-                raise _Stop(exc) from None
-
-    workers = [asyncio.ensure_future(worker()) for _ in range(workers_count)]
+    workers = _workers(emit, source, deliver, workers_count)
     try:
         await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
     finally:
@@ -178,12 +170,7 @@ async def stream(
     flow = _Flow(items, window)
     workers_count = flow.workers_for(concurrency)
 
-    async def worker() -> None:
-        while (pulled := await flow.pull()) is not None:
-            index, item = pulled
-            flow.deliver(index, await _outcome(emit, index, item))
-
-    workers = [asyncio.ensure_future(worker()) for _ in range(workers_count)]
+    workers = _workers(emit, flow, flow.deliver, workers_count)
     try:
         while True:
             outcome = await flow.next_outcome()
@@ -195,6 +182,20 @@ async def stream(
             yield outcome
     finally:
         await _cancel(workers)
+
+
+def _workers(
+    emit: Emit, source: _Source, deliver: Callable[[int, Any], None], count: int
+) -> list[asyncio.Task[None]]:
+    """``count`` tasks, each pulling the next item from ``source``, emitting it and
+    handing its outcome to ``deliver`` (which may raise to stop that worker)."""
+
+    async def worker() -> None:
+        while (pulled := await source.pull()) is not None:
+            index, item = pulled
+            deliver(index, await _outcome(emit, index, item))
+
+    return [asyncio.ensure_future(worker()) for _ in range(count)]
 
 
 async def _cancel(tasks: Sequence[asyncio.Future[None]]) -> None:
