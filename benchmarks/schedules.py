@@ -4,12 +4,17 @@
 
 The real waiter (scheduler and policy) runs on a clock this module moves: a burst of
 1,000 concurrent emits, each verified 1.2 s ± 0.2 s (uniform) after it is recorded, on a
-server that answers one request at a time at 6,000/s (emits and status requests alike),
-with the client's adaptive in-flight limit (at most 32), the server answering with
-``createdAt`` and ``verifiedAt``. A cold burst on a fresh waiter, then a
-warm one on the same waiter. Deterministic (seeded), and a second to run, so that
-schedules can be compared side by side; ``benchmarks.waits`` measures the chosen one over
-real sockets.
+server that answers one request at a time (emits and status requests alike), with the
+client's adaptive in-flight limit (at most 32), the server answering with ``createdAt``
+and ``verifiedAt``. A cold burst on a fresh waiter, then a warm one on the same waiter.
+
+Two request rates: 6,000/s is the sandbox's own; 3,000/s is what the whole loopback run
+manages on two cores, where the client's CPU is the bottleneck: its status checks come
+due about as densely as its emits went out, and queue behind each other. The second is
+the regime ``benchmarks.waits`` measures, and the one where a late first check shows.
+
+Deterministic (seeded), and about a second per burst, so that schedules can be compared
+side by side; ``benchmarks.waits`` measures the chosen one over real sockets.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from pacspace_async.types import RecordStatus
 from tests._clock import VirtualTime
 
 COUNT = 1000
-SERVICE = 1 / 6000
-"""The server answers one request at a time (the sandbox's rate on this machine)."""
+RATES = (6000, 3000)
+"""Requests/s answered one at a time: the sandbox's own rate on this machine, and the
+rate of the whole loopback run once the client's CPU is the bottleneck."""
 WIRE = 0.001
 """The network's share of a round trip."""
 CAP = 32
@@ -50,7 +56,7 @@ def iso_instant(epoch: float) -> str:
 
 
 async def _burst(
-    vt: VirtualTime, waiter: Waiter, rng: random.Random, tag: str, sent: list[int]
+    vt: VirtualTime, waiter: Waiter, rng: random.Random, tag: str, sent: list[int], rate: int
 ) -> Outcome:
     latency = {f"{tag}{i}": rng.uniform(*LATENCY) for i in range(COUNT)}
     born: dict[str, float] = {}
@@ -60,7 +66,7 @@ async def _burst(
         """One request through the server's queue; returns when the server handled it."""
         await vt.sleep(WIRE / 2)
         start = max(vt.now, busy[0])
-        busy[0] = start + SERVICE
+        busy[0] = start + 1 / rate
         await vt.sleep(busy[0] - vt.now)
         handled = vt.now
         await vt.sleep(WIRE / 2)
@@ -92,15 +98,17 @@ async def _burst(
     return Outcome((sent[0] - before) / COUNT, statistics.median(lags), lags[int(0.99 * len(lags))])
 
 
-async def simulate(schedule: Schedule, seed: int = 1) -> tuple[Outcome, Outcome]:
-    """(cold, warm) for ``schedule``."""
+async def simulate(
+    schedule: Schedule, seed: int = 1, rate: int = RATES[0]
+) -> tuple[Outcome, Outcome]:
+    """(cold, warm) for ``schedule`` at ``rate`` requests/s."""
     vt = VirtualTime()
     sent = [0]
     policy = PollPolicy(schedule=schedule, rng=random.Random(seed).random)
     waiter = Waiter(_unused, max_in_flight=CAP, policy=policy, clock=vt.clock, sleep=vt.sleep)
     rng = random.Random(seed)
-    cold = await _burst(vt, waiter, rng, "c", sent)
-    warm = await _burst(vt, waiter, rng, "w", sent)
+    cold = await _burst(vt, waiter, rng, "c", sent, rate)
+    warm = await _burst(vt, waiter, rng, "w", sent, rate)
     await waiter.aclose()
     return cold, warm
 
@@ -120,16 +128,36 @@ CANDIDATES: list[tuple[str, Schedule]] = [
         (0.8, 0.95),
         (0.9, 0.98),
     ]
+] + [
+    # The cold start's alternatives (the warm columns barely move with these).
+    ("p75/p95, scouts check every 10 % of their age", Schedule(scout_precision=0.10)),
+    ("p75/p95, scouts check every 8 % of their age", Schedule(scout_precision=0.08)),
+    ("p75/p95, learnt from 6 scouts", Schedule(learnt=6)),
+    ("p75/p95, learnt from 12 scouts", Schedule(learnt=12)),
 ]
+SEEDS = 5
+COLD_AIM = (1.5, 0.150)
+"""Status requests per delta and lag p50 (s) a cold burst should stay within."""
 
 
-def table(seeds: int = 3) -> list[tuple[str, Outcome, Outcome]]:
+@dataclass(frozen=True)
+class Result:
+    name: str
+    cold: Outcome
+    warm: Outcome
+    cold_within_aim: int
+    """Of the :data:`SEEDS` cold bursts, how many met both figures of :data:`COLD_AIM`:
+    a mean can hide a schedule that is either early (many polls) or late (long lag)."""
+
+
+def table(rate: int, seeds: int = SEEDS) -> list[Result]:
     rows = []
     for name, schedule in CANDIDATES:
-        runs = [asyncio.run(simulate(schedule, seed)) for seed in range(seeds)]
-        cold = _mean([r[0] for r in runs])
-        warm = _mean([r[1] for r in runs])
-        rows.append((name, cold, warm))
+        runs = [asyncio.run(simulate(schedule, seed, rate)) for seed in range(seeds)]
+        within = sum(
+            1 for cold, _ in runs if cold.polls <= COLD_AIM[0] and cold.lag_p50 <= COLD_AIM[1]
+        )
+        rows.append(Result(name, _mean([r[0] for r in runs]), _mean([r[1] for r in runs]), within))
     return rows
 
 
@@ -143,25 +171,30 @@ def _mean(outcomes: list[Outcome]) -> Outcome:
 
 def main() -> Path:
     """Print the table and write it as Markdown to ``results/schedules.md``."""
-    heading = (
-        f"{COUNT} concurrent emit_and_wait, verified {LATENCY[0]}-{LATENCY[1]} s after "
-        f"recording, a server answering {1 / SERVICE:,.0f} requests/s, at most {CAP} status "
-        "requests in flight (the adaptive limit); virtual time, mean of 3 seeds. Shipped: "
-        "first p75, second p95."
-    )
     lines = [
-        heading,
-        "",
-        "| schedule | cold polls/delta | cold lag p50 | cold lag p99 "
-        "| warm polls/delta | warm lag p50 | warm lag p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"{COUNT} concurrent emit_and_wait, verified {LATENCY[0]}-{LATENCY[1]} s after "
+        f"recording, at most {CAP} status requests in flight (the adaptive limit); virtual "
+        f"time, mean of {SEEDS} seeds. Shipped: first p75, second p95, scouts every 15 % of "
+        f"their age, learnt from 10. The last column counts the cold bursts within "
+        f"{COLD_AIM[0]} polls and {COLD_AIM[1] * 1000:.0f} ms."
     ]
-    for name, cold, warm in table():
-        lines.append(
-            f"| {name} | {cold.polls:.2f} | {cold.lag_p50 * 1000:.0f} ms "
-            f"| {cold.lag_p99 * 1000:.0f} ms | {warm.polls:.2f} | {warm.lag_p50 * 1000:.0f} ms "
-            f"| {warm.lag_p99 * 1000:.0f} ms |"
-        )
+    for rate in RATES:
+        lines += [
+            "",
+            f"Requests answered one at a time at {rate:,}/s:",
+            "",
+            "| schedule | cold polls/delta | cold lag p50 | cold lag p99 "
+            "| warm polls/delta | warm lag p50 | warm lag p99 | cold within aim |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in table(rate):
+            cold, warm = row.cold, row.warm
+            lines.append(
+                f"| {row.name} | {cold.polls:.2f} | {cold.lag_p50 * 1000:.0f} ms "
+                f"| {cold.lag_p99 * 1000:.0f} ms | {warm.polls:.2f} "
+                f"| {warm.lag_p50 * 1000:.0f} ms | {warm.lag_p99 * 1000:.0f} ms "
+                f"| {row.cold_within_aim} of {SEEDS} |"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     target = Path(__file__).parent / "results" / "schedules.md"
