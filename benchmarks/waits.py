@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
@@ -153,36 +154,46 @@ def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
     return status_requests / count, lags
 
 
-def _figures(burst: Burst) -> str:
-    requests, lags = burst
+def _figures(bursts: list[Burst]) -> str:
+    """The median of each figure over ``bursts``, and the spread of the lag's median."""
+    polls = statistics.median(requests for requests, _ in bursts)
+    p50s = sorted(percentile(lags, 0.5) for _, lags in bursts)
+    p99 = statistics.median(percentile(lags, 0.99) for _, lags in bursts)
+    spread = f" ({len(bursts)} bursts: {p50s[0]:.0f}-{p50s[-1]:.0f})" if len(bursts) > 1 else ""
     return (
-        f"{requests:.2f} req/delta, lag p50 {percentile(lags, 0.5):.0f} ms "
-        f"p99 {percentile(lags, 0.99):.0f} ms"
+        f"{polls:.2f} req/delta, lag p50 {statistics.median(p50s):.0f} ms{spread} p99 {p99:.0f} ms"
     )
+
+
+BURSTS = 3
+"""Fresh clients per run: a cold start either learns early or late (see
+``benchmarks.schedules``), so one burst alone is a coin toss; the row shows medians."""
 
 
 def waits_vs_official() -> list[Row]:
     process, url = sandbox_process(1.2, 0.2 / 1.2)
     try:
-        cold, warm = asyncio.run(_our_waits(url, 1000))
+        pairs = [asyncio.run(_our_waits(url, 1000)) for _ in range(BURSTS)]
         theirs = _official_waits(url, 1000)
     finally:
         process.terminate()
         process.wait(10)
-    peer = f"{_figures(theirs)} (pacspace-sdk, 1,000 threads)"
+    cold, warm = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+    peer = f"{_figures([theirs])} (pacspace-sdk, 1,000 threads)"
     return [
         Row(
-            "1,000 concurrent waits, fresh client (loopback, verify 1.2 s ± 0.2 s)",
+            f"1,000 concurrent waits, fresh client, median of {BURSTS} "
+            "(loopback, verify 1.2 s ± 0.2 s)",
             _figures(cold),
             peer,
-            theirs[0] / cold[0],
+            theirs[0] / statistics.median(requests for requests, _ in cold),
             "<= 1.5 req/delta, p50 <= 150 ms",
         ),
         Row(
             "the same 1,000 again on that client (warm)",
             _figures(warm),
             peer,
-            theirs[0] / warm[0],
+            theirs[0] / statistics.median(requests for requests, _ in warm),
             "<= 1.3 req/delta, p50 <= 150 ms",
         ),
     ]
