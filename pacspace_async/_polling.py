@@ -77,7 +77,9 @@ SCOUT_FIRST = 0.25
 """A scout's first check and first step, as a fraction of the default first check."""
 SCOUT_PRECISION = 0.15
 """A scout's next check comes this fraction of its age later: what it learns is within
-about 7 % of the truth, whatever the verification time."""
+about 7 % of the truth, whatever the verification time. Finer scouting learns sooner,
+which pays when the client's own CPU is the bottleneck and costs polls when the server
+is; neither setting wins both (``python -m benchmarks.schedules`` shows the two regimes)."""
 HOLD = 3.0
 """Until the scouts have learnt, the others' first check, as a multiple of the default
 (brought forward as soon as an estimate exists)."""
