@@ -125,7 +125,8 @@ def _home(name: str, obj: Any, fallback: str) -> str:
 
 
 def _signature(func: Any, imports: _Imports) -> tuple[str, str, str]:
-    # An async generator's ``AsyncIterator[X]`` becomes ``Iterator[X]``: import X only.
+    # An async generator's ``AsyncGenerator[X, None]`` becomes ``Generator[X, None, None]``:
+    # import X only.
     """(parameters text, call arguments text, return annotation text)."""
     sig = inspect.signature(func)
     namespace = func.__globals__
@@ -164,7 +165,9 @@ def _signature(func: Any, imports: _Imports) -> tuple[str, str, str]:
     returns = "None"
     if sig.return_annotation is not inspect.Signature.empty:
         returns = str(sig.return_annotation)
-        inner = returns[len("AsyncIterator[") : -1] if inspect.isasyncgenfunction(func) else returns
+        inner = (
+            returns[len("AsyncGenerator[") : -1] if inspect.isasyncgenfunction(func) else returns
+        )
         imports.need(inner, namespace)
     return ", ".join(params), ", ".join(args), returns
 
@@ -247,11 +250,14 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
             continue
         target = f"{path}.{mname}({args})"
         if inspect.isasyncgenfunction(func):
-            # An async iterator becomes an iterator, one hop to the loop per item.
-            if not returns.startswith("AsyncIterator["):
-                raise TypeError(f"{name}.{mname}: annotate async generators as AsyncIterator[...]")
-            imports.lines.add("from collections.abc import Iterator")
-            lines.append(f"    def {mname}({params}) -> {returns[5:]}:\n")
+            # An async generator becomes a generator, one hop to the loop per item; both
+            # are typed as generators, so ``aclose()``/``close()`` (and ``aclosing``) check.
+            if not (returns.startswith("AsyncGenerator[") and returns.endswith(", None]")):
+                raise TypeError(
+                    f"{name}.{mname}: annotate async generators as AsyncGenerator[..., None]"
+                )
+            imports.lines.add("from collections.abc import Generator")
+            lines.append(f"    def {mname}({params}) -> {returns[5:-1]}, None]:\n")
             lines.append(_doc(func, "        "))
             lines.append(f"        return self._runtime.iterate(lambda c: {target})\n\n")
             continue

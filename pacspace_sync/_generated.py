@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 import ssl
 import weakref
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -342,7 +342,7 @@ class Balance:
         concurrency: int = 32,
         return_exceptions: bool = True,
         progress: Progress | None = None,
-    ) -> Iterator[EmitOutcome]:
+    ) -> Generator[EmitOutcome, None, None]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
         input order, so memory stays flat however many items flow through.
         """
@@ -637,7 +637,7 @@ class Balance:
         end_date: str | datetime | None = None,
         page_size: int = 100,
         **request: Unpack[RequestOverrides],
-    ) -> Iterator[Checkpoint]:
+    ) -> Generator[Checkpoint, None, None]:
         """Every checkpoint of :meth:`list_checkpoints`, newest first, a page per request."""
         return self._runtime.iterate(
             lambda c: c.balance.iter_checkpoints(
@@ -719,7 +719,7 @@ class Balance:
         search: str | None = None,
         page_size: int = 100,
         **request: Unpack[RequestOverrides],
-    ) -> Iterator[CustomerSummary]:
+    ) -> Generator[CustomerSummary, None, None]:
         """Every customer of :meth:`customers`, a page per request."""
         return self._runtime.iterate(
             lambda c: c.balance.iter_customers(search=search, page_size=page_size, **request)
@@ -797,7 +797,7 @@ class Balance:
         status: str | None = None,
         page_size: int = 100,
         **request: Unpack[RequestOverrides],
-    ) -> Iterator[WebhookDelivery]:
+    ) -> Generator[WebhookDelivery, None, None]:
         """Every delivery of :meth:`list_webhook_deliveries`, a page per request."""
         return self._runtime.iterate(
             lambda c: c.balance.iter_webhook_deliveries(

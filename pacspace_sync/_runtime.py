@@ -9,7 +9,7 @@ on ``close()``, on garbage collection (``weakref.finalize``) or at interpreter e
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
@@ -66,7 +66,9 @@ class Runtime:
         """Run one async call on the loop thread and return its result."""
         return loop_thread.run(call(self.client()))
 
-    def iterate(self, call: Callable[[AsyncPacSpace], AsyncIterator[T]]) -> Iterator[T]:
+    def iterate(
+        self, call: Callable[[AsyncPacSpace], AsyncIterator[T]]
+    ) -> Generator[T, None, None]:
         """An async iterator of the core, pulled one item per hop from this thread."""
         iterator = call(self.client())
 

@@ -212,3 +212,55 @@ async def test_a_failing_iterable_is_raised_after_what_it_gave() -> None:
         await pac.balance.emit_many(items(), progress=lambda i, o: seen.append(i))
     assert seen == [0, 1, 2]
     await pac.aclose()
+
+
+def blocked_client() -> tuple[PacSpace, dict[str, int], asyncio.Event]:
+    """A client whose emits are all held until ``started`` reaches the concurrency."""
+    stats = {"started": 0, "in_flight": 0}
+    started = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        stats["started"] += 1
+        stats["in_flight"] += 1
+        if stats["started"] == 4:
+            started.set()
+        try:
+            await asyncio.Event().wait()  # never answered: the caller gives up first
+        finally:
+            stats["in_flight"] -= 1
+        raise AssertionError("unreachable")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = PacSpace("pk_test_a.b", base_url="https://api.test", http_client=http, max_retries=0)
+    return client, stats, started
+
+
+async def test_cancelling_emit_many_stops_every_request_and_starts_no_more() -> None:
+    # A service shutting down cancels its tasks: nothing may go on emitting behind it.
+    pac, stats, started = blocked_client()
+    items = [{"customerId": "c", "delta": -1, "reason": f"u{i}"} for i in range(100)]
+    call = asyncio.ensure_future(pac.balance.emit_many(items, concurrency=4))
+    await started.wait()
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert stats == {"started": 4, "in_flight": 0}
+    await pac.aclose()
+
+
+async def test_leaving_emit_stream_early_stops_every_request() -> None:
+    pac, stats, started = blocked_client()
+    items = ({"customerId": "c", "delta": -1, "reason": f"u{i}"} for i in range(100))
+    stream = pac.balance.emit_stream(items, concurrency=4)
+    pending = asyncio.ensure_future(stream.__anext__())
+    await started.wait()
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    await stream.aclose()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert stats == {"started": 4, "in_flight": 0}
+    await pac.aclose()

@@ -68,8 +68,9 @@ def test_every_async_method_has_a_sync_twin_with_identical_parameters(name: str)
         ours, theirs = inspect.signature(sync_methods[method]), inspect.signature(func)
         assert list(ours.parameters.values()) == list(theirs.parameters.values()), method
         expected = theirs.return_annotation
-        if inspect.isasyncgenfunction(func):  # an async iterator becomes an iterator
-            expected = expected.replace("AsyncIterator[", "Iterator[", 1)
+        if inspect.isasyncgenfunction(func):  # an async generator becomes a generator
+            assert expected.startswith("AsyncGenerator[") and expected.endswith(", None]")
+            expected = f"Generator[{expected[len('AsyncGenerator[') : -1]}, None]"
         assert ours.return_annotation == expected, method
         assert inspect.iscoroutinefunction(sync_methods[method]) is False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -260,7 +260,7 @@ class Balance:
         concurrency: int = 32,
         return_exceptions: bool = True,
         progress: Progress | None = None,
-    ) -> AsyncIterator[EmitOutcome]:
+    ) -> AsyncGenerator[EmitOutcome, None]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
         input order, so memory stays flat however many items flow through."""
         async for result in stream(
@@ -574,7 +574,7 @@ class Balance:
         end_date: str | datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         **request: Unpack[RequestOverrides],
-    ) -> AsyncIterator[Checkpoint]:
+    ) -> AsyncGenerator[Checkpoint, None]:
         """Every checkpoint of :meth:`list_checkpoints`, newest first, a page per request."""
 
         async def fetch(limit: int, offset: int) -> tuple[builtins.list[Checkpoint], int | None]:
@@ -661,7 +661,7 @@ class Balance:
         search: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         **request: Unpack[RequestOverrides],
-    ) -> AsyncIterator[CustomerSummary]:
+    ) -> AsyncGenerator[CustomerSummary, None]:
         """Every customer of :meth:`customers`, a page per request."""
 
         async def fetch(limit: int, page: int) -> tuple[builtins.list[CustomerSummary], int | None]:
@@ -744,7 +744,7 @@ class Balance:
         status: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         **request: Unpack[RequestOverrides],
-    ) -> AsyncIterator[WebhookDelivery]:
+    ) -> AsyncGenerator[WebhookDelivery, None]:
         """Every delivery of :meth:`list_webhook_deliveries`, a page per request."""
 
         async def fetch(

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -162,7 +162,7 @@ async def stream(
     concurrency: int,
     return_exceptions: bool,
     progress: Progress | None = None,
-) -> AsyncIterator[EmitOutcome]:
+) -> AsyncGenerator[EmitOutcome, None]:
     """Outcomes yielded in input order. A worker takes an item only while fewer than
     ``2 × concurrency`` items are pulled and not yet yielded; each result yielded lets
     exactly one waiting worker on."""

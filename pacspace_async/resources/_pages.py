@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from .. import _validate as check
@@ -22,7 +22,7 @@ def _size(page_size: int) -> int:
 
 async def by_offset(
     fetch: Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]], page_size: int
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """``fetch(limit, offset)`` → (items, total items or None)."""
     async for item in _walk(fetch, page_size, by_items=True):
         yield item
@@ -30,7 +30,7 @@ async def by_offset(
 
 async def by_page(
     fetch: Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]], page_size: int
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """``fetch(limit, page)``, pages from 1 → (items, total pages or None)."""
     async for item in _walk(fetch, page_size, by_items=False):
         yield item
@@ -41,7 +41,7 @@ async def _walk(
     page_size: int,
     *,
     by_items: bool,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Until a short page, or the position reaches the total the server announced."""
     limit = _size(page_size)
     position = 0 if by_items else 1

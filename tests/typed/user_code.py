@@ -5,6 +5,7 @@ Checked by ``tests/test_typing.py``; never imported by the test run itself.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -66,3 +67,22 @@ def faked() -> pacspace_sync.PacSpace:
     pac = pacspace_sync.PacSpace.init("pk_test_a.b", transport=fake_service)
     pac.shutdown("done")
     return pac
+
+
+async def first_of_stream(pac: PacSpace) -> EmitResult | None:
+    # A stream left early is closed at once (its requests in flight stop), not at exit.
+    items = [{"customerId": "cust_1", "delta": -1, "reason": "usage"}] * 3
+    async with contextlib.aclosing(pac.balance.emit_stream(items)) as results:
+        async for result in results:
+            return result if isinstance(result, EmitResult) else None
+    pages = pac.balance.iter_customers()
+    await pages.aclose()
+    return None
+
+
+def first_of_stream_blocking(pac: pacspace_sync.PacSpace) -> EmitResult | None:
+    items = [{"customerId": "cust_1", "delta": -1, "reason": "usage"}] * 3
+    with contextlib.closing(pac.balance.emit_stream(items)) as results:
+        for result in results:
+            return result if isinstance(result, EmitResult) else None
+    return None
