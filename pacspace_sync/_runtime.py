@@ -69,8 +69,12 @@ class Runtime:
     def iterate(
         self, call: Callable[[AsyncPacSpace], AsyncIterator[T]]
     ) -> Generator[T, None, None]:
-        """An async iterator of the core, pulled one item per hop from this thread."""
+        """An async iterator of the core, pulled one item per hop from this thread.
+
+        Closing it (or collecting it) closes the async one on the loop, which stops its
+        requests in flight; once the loop has stopped, its own shutdown has done that."""
         iterator = call(self.client())
+        generation = loop_thread.generation
 
         async def step() -> T:
             return await iterator.__anext__()
@@ -83,7 +87,11 @@ class Runtime:
                     return
         finally:
             close = getattr(iterator, "aclose", None)
-            if close is not None and not loop_thread.running_here:
+            if (
+                close is not None
+                and not loop_thread.running_here
+                and loop_thread.running(generation)
+            ):
 
                 async def finish() -> None:
                     await close()

@@ -264,3 +264,35 @@ async def test_leaving_emit_stream_early_stops_every_request() -> None:
         await asyncio.sleep(0)
     assert stats == {"started": 4, "in_flight": 0}
     await pac.aclose()
+
+
+def test_closing_the_blocking_stream_stops_every_request() -> None:
+    stats = {"started": 0, "in_flight": 0}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        import json
+
+        stats["started"] += 1
+        if json.loads(request.content)["reason"] == "u0":
+            answer = {"success": True, "data": {"recordId": "r_0", "status": "QUEUED"}}
+            return httpx.Response(201, json=answer)
+        stats["in_flight"] += 1
+        try:
+            await asyncio.Event().wait()  # the rest are never answered
+        finally:
+            stats["in_flight"] -= 1
+        raise AssertionError("unreachable")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    items = ({"customerId": "c", "delta": -1, "reason": f"u{i}"} for i in range(100))
+    with pacspace_sync.PacSpace(
+        "pk_test_a.b", base_url="https://api.test", http_client=http
+    ) as pac:
+        stream = pac.balance.emit_stream(items, concurrency=4)
+        first = next(stream)
+        assert isinstance(first, ps.types.EmitResult) and first.record_id == "r_0"
+        stream.close()  # runs on the loop thread, and returns once the workers are gone
+        assert stats["in_flight"] == 0
+        started = stats["started"]
+        assert 1 < started <= 1 + 2 * 4  # the window, never the whole input
+    assert stats["started"] == started

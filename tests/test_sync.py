@@ -305,3 +305,44 @@ def test_a_call_cancelled_before_it_starts_leaves_no_coroutine_behind() -> None:
         assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
         loop.close()
+
+
+HELD_STREAM = """
+    import asyncio, json, httpx, pacspace_sync
+
+    async def handler(request):
+        if json.loads(request.content)["reason"] == "u0":
+            return httpx.Response(201, json={"success": True, "data": {"recordId": "r_0", "status": "QUEUED"}})
+        await asyncio.Event().wait()  # the rest are never answered
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    items = ({"customerId": "c", "delta": -1, "reason": f"u{i}"} for i in range(100))
+    with pacspace_sync.PacSpace("pk_test_a.b", base_url="https://api.test", http_client=http) as pac:
+        stream = pac.balance.emit_stream(items, concurrency=4)
+        print(next(stream).record_id, flush=True)
+    {after}
+    import threading
+    print(any(t.name == "pacspace-sync-loop" for t in threading.enumerate()), flush=True)
+    print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "after",
+    ["pass", "stream.close()", "del stream"],
+    ids=["kept-to-exit", "closed-after-the-client", "dropped-after-the-client"],
+)
+def test_a_stream_outliving_its_client_lets_the_process_exit(after: str) -> None:
+    # A script that breaks out of a stream and keeps it in a variable: the client closes,
+    # and the stream is closed (or collected) after it, at the latest at interpreter
+    # exit. That must not start a loop thread again: it would be left behind, and at
+    # interpreter exit the exit waited for it for ever.
+    process = run_script(HELD_STREAM.replace("{after}", after))
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"the process did not exit: {out!r} {err[-800:]!r}")
+    assert process.returncode == 0, err
+    assert out.split() == ["r_0", "False", "done"]
