@@ -8,6 +8,7 @@ on ``close()``, on garbage collection (``weakref.finalize``) or at interpreter e
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -64,7 +65,22 @@ class Runtime:
 
     def run(self, call: Callable[[AsyncPacSpace], Coroutine[Any, Any, T]]) -> T:
         """Run one async call on the loop thread and return its result."""
-        return loop_thread.run(call(self.client()))
+        return self._on_loop(call(self.client()))
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return loop_thread.run(coro)
+        except asyncio.CancelledError:
+            # Not the caller's Ctrl-C (that raises KeyboardInterrupt here): the client
+            # closed while the call was in flight, and the loop cancelled what was left.
+            raise PacSpaceError(
+                self._closing_reason() or "The client closed while this call was in flight.",
+                0,
+                "CLIENT_CLOSED",
+            ) from None
+
+    def _closing_reason(self) -> str | None:
+        return self.close_reason
 
     def iterate(
         self, call: Callable[[AsyncPacSpace], AsyncIterator[T]]
@@ -82,7 +98,7 @@ class Runtime:
         try:
             while True:
                 try:
-                    yield loop_thread.run(step())
+                    yield self._on_loop(step())
                 except StopAsyncIteration:
                     return
         finally:
@@ -136,6 +152,9 @@ class _Derived(Runtime):
             if self._source is not source or self._client is None:
                 self._source, self._client = source, self._make(source)
             return self._client
+
+    def _closing_reason(self) -> str | None:
+        return self._parent._closing_reason()
 
     def close(self) -> CloseReport | None:
         return None  # the parent owns the connections, the waiter and the summaries

@@ -346,3 +346,36 @@ def test_a_stream_outliving_its_client_lets_the_process_exit(after: str) -> None
         pytest.fail(f"the process did not exit: {out!r} {err[-800:]!r}")
     assert process.returncode == 0, err
     assert out.split() == ["r_0", "False", "done"]
+
+
+def test_a_call_in_flight_when_the_client_closes_raises_client_closed() -> None:
+    # Another thread closes the client (a shutdown hook) while a call waits on the network:
+    # the call ends with the SDK's own error, not asyncio's CancelledError, and never hangs.
+    entered = threading.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        entered.set()
+        await asyncio.Event().wait()  # never answered
+        raise AssertionError("unreachable")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    pac = pacspace_sync.PacSpace(KEY, base_url="https://api.test", http_client=http)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            pac.balance.usage()
+        except BaseException as exc:  # what leaves the public call, whatever it is
+            raised.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert entered.wait(10)
+    pac.close("shutting down")
+    caller.join(10)
+    assert not caller.is_alive()
+    assert len(raised) == 1
+    error = raised[0]
+    assert isinstance(error, pacspace_async.PacSpaceError), repr(error)
+    assert error.code == "CLIENT_CLOSED"
+    assert "shutting down" in str(error)
