@@ -9,6 +9,7 @@ waiting in the waiter.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -262,15 +263,19 @@ class Balance:
         progress: Progress | None = None,
     ) -> AsyncGenerator[EmitOutcome, None]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
-        input order, so memory stays flat however many items flow through."""
-        async for result in stream(
+        input order, so memory stays flat however many items flow through. Closing it
+        (``aclose()``, ``contextlib.aclosing``) stops its requests in flight before it
+        returns."""
+        results = stream(
             self.emit,
             items,
             concurrency=concurrency,
             return_exceptions=return_exceptions,
             progress=progress,
-        ):
-            yield result
+        )
+        async with contextlib.aclosing(results):  # closed with this one, not when collected
+            async for result in results:
+                yield result
 
     async def emit_and_wait(
         self,
