@@ -68,24 +68,28 @@ class LoopThread:
 
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
+            return self._started()
 
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    try:
-                        loop.run_forever()
-                    finally:
-                        _drain(loop)
-                        loop.close()
+    def _started(self) -> asyncio.AbstractEventLoop:
+        """The running loop, started if need be (under ``_lock``)."""
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
 
-                thread = threading.Thread(target=run, name="pacspace-sync-loop", daemon=True)
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = loop, thread
-            return self._loop
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                try:
+                    loop.run_forever()
+                finally:
+                    _drain(loop)
+                    loop.close()
+
+            thread = threading.Thread(target=run, name="pacspace-sync-loop", daemon=True)
+            thread.start()
+            ready.wait()
+            self._loop, self._thread = loop, thread
+        return self._loop
 
     def _after_fork_in_child(self) -> None:
         # The parent's loop thread does not exist here; forget it without touching it.
@@ -115,9 +119,13 @@ class LoopThread:
                 "A pacspace_sync call was made from the SDK's own event-loop thread, where it "
                 "would deadlock. Use pacspace_async (await) inside async code."
             )
-        loop = self._start()
-        call = _Call(loop, coro)
-        loop.call_soon_threadsafe(call.start)
+        with self._lock:
+            # Handed over under the lock that ``release`` detaches the loop under: a call
+            # is queued before the loop's stop (and cancelled by its drain, never left
+            # waiting), or goes to a loop started after.
+            loop = self._started()
+            call = _Call(loop, coro)
+            loop.call_soon_threadsafe(call.start)
         try:
             if _INTERRUPTIBLE_WAIT:
                 # A blocking lock wait is interrupted by signals on POSIX: Ctrl-C lands at once.
@@ -142,7 +150,7 @@ class _Call:
     40 µs a call here.)
     """
 
-    __slots__ = ("cancelled", "coro", "done", "error", "loop", "result", "task")
+    __slots__ = ("cancelled", "coro", "done", "entered", "error", "loop", "result", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
         self.loop = loop
@@ -151,6 +159,7 @@ class _Call:
         self.done.acquire()
         self.task: asyncio.Task[None] | None = None
         self.cancelled = False
+        self.entered = False
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -160,14 +169,26 @@ class _Call:
             self.error = asyncio.CancelledError()
             self.done.release()
             return
-        self.task = _start_task(self.loop, self._drive())
+        self.task = task = _start_task(self.loop, self._drive())
+        if not self.entered:
+            # Not started eagerly (before Python 3.12): a task cancelled before its first
+            # step never runs ``_drive``, finally included (the loop stopping in this very
+            # turn does that). Its caller must be woken all the same.
+            task.add_done_callback(self._never_ran)
 
     async def _drive(self) -> None:
+        self.entered = True
         try:
             self.result = await self.coro
         except BaseException as exc:  # raised in the caller's thread, as it was
             self.error = exc
         finally:
+            self.done.release()
+
+    def _never_ran(self, task: asyncio.Task[None]) -> None:
+        if not self.entered:
+            self.coro.close()
+            self.error = asyncio.CancelledError()
             self.done.release()
 
     def outcome(self) -> Any:
@@ -200,13 +221,25 @@ else:
         return loop.create_task(coro)
 
 
+DRAIN_ROUNDS = 10
+"""Rounds of cancelling what is left when the loop stops (a task cancelled may start
+another, as cleanup): each caller blocked on a task must be woken, none left waiting."""
+
+
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = asyncio.all_tasks(loop)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    _cancel_all(loop)
     loop.run_until_complete(loop.shutdown_asyncgens())
+    _cancel_all(loop)  # what closing the generators started
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for _ in range(DRAIN_ROUNDS):
+        tasks = asyncio.all_tasks(loop)
+        if not tasks:
+            return
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 loop_thread = LoopThread()

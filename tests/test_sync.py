@@ -379,3 +379,58 @@ def test_a_call_in_flight_when_the_client_closes_raises_client_closed() -> None:
     assert isinstance(error, pacspace_async.PacSpaceError), repr(error)
     assert error.code == "CLIENT_CLOSED"
     assert "shutting down" in str(error)
+
+
+def test_stopping_the_loop_cancels_tasks_started_while_it_drains() -> None:
+    # A task cancelled at the loop's stop may start another as cleanup; a blocking caller
+    # waiting on that one must be woken too, not left waiting on a closed loop.
+    from pacspace_sync._loop import _drain
+
+    loop = asyncio.new_event_loop()
+    late: list[asyncio.Task[None]] = []
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def cleans_up_with_a_task() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            late.append(loop.create_task(forever()))
+            raise
+
+    first = loop.create_task(cleans_up_with_a_task())
+    loop.run_until_complete(asyncio.sleep(0))
+    _drain(loop)
+    loop.close()
+    assert first.cancelled()
+    assert len(late) == 1 and late[0].cancelled()
+
+
+def test_a_call_cancelled_before_its_first_step_still_wakes_its_caller() -> None:
+    # The loop stops (the last client closed) in the same turn that started a call's task:
+    # cancelled before its first step, the task never runs its own code, and its caller
+    # must be woken all the same (it waited for ever).
+    from pacspace_sync._loop import _Call
+
+    loop = asyncio.new_event_loop()
+    ran: list[bool] = []
+
+    async def work() -> str:
+        ran.append(True)
+        return "never"
+
+    call = _Call(loop, work())
+
+    def cancel_at_once() -> None:
+        assert call.task is not None
+        call.task.cancel()
+
+    loop.call_soon(call.start)
+    loop.call_soon(cancel_at_once)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    assert call.done.acquire(timeout=5), "the caller would wait for ever"
+    with pytest.raises(asyncio.CancelledError):
+        call.outcome()
+    assert ran == []
