@@ -27,12 +27,17 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["POLL", "LoopThread", "loop_thread"]
+__all__ = ["POLL", "LoopClosed", "LoopThread", "loop_thread"]
 
 T = TypeVar("T")
 POLL = 0.2
 """Where a blocking wait cannot be interrupted (Windows), how often it wakes for Ctrl-C."""
 _INTERRUPTIBLE_WAIT = os.name == "posix"
+
+
+class LoopClosed(RuntimeError):
+    """A call came after the last client let the loop go (it raced that client's close):
+    it is not run, and no loop is started for it."""
 
 
 class LoopThread:
@@ -122,7 +127,10 @@ class LoopThread:
         with self._lock:
             # Handed over under the lock that ``release`` detaches the loop under: a call
             # is queued before the loop's stop (and cancelled by its drain, never left
-            # waiting), or goes to a loop started after.
+            # waiting), or comes after the last client let the loop go and is refused.
+            if not self._users:
+                coro.close()
+                raise LoopClosed("no client holds the loop thread any more")
             loop = self._started()
             call = _Call(loop, coro)
             loop.call_soon_threadsafe(call.start)

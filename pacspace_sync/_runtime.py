@@ -17,7 +17,7 @@ from pacspace_async import PacSpace as AsyncPacSpace
 from pacspace_async import PacSpaceError
 from pacspace_async.types import CloseReport
 
-from ._loop import loop_thread
+from ._loop import LoopClosed, loop_thread
 
 __all__ = ["Runtime"]
 
@@ -70,9 +70,10 @@ class Runtime:
     def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
             return loop_thread.run(coro)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LoopClosed):
             # Not the caller's Ctrl-C (that raises KeyboardInterrupt here): the client
-            # closed while the call was in flight, and the loop cancelled what was left.
+            # closed while the call was in flight (the loop cancelled what was left), or
+            # between taking the client and handing the call over.
             raise PacSpaceError(
                 self._closing_reason() or "The client closed while this call was in flight.",
                 0,

@@ -434,3 +434,28 @@ def test_a_call_cancelled_before_its_first_step_still_wakes_its_caller() -> None
     with pytest.raises(asyncio.CancelledError):
         call.outcome()
     assert ran == []
+
+
+def test_a_call_after_the_last_client_let_the_loop_go_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thread took the client just before another closed it: its call must end with
+    # CLIENT_CLOSED, and must not start a loop thread that no client will ever stop.
+    from pacspace_sync import _runtime
+    from pacspace_sync._loop import LoopThread
+
+    private = LoopThread()  # not the process's shared one, which other clients may hold
+    monkeypatch.setattr(_runtime, "loop_thread", private)
+    answer = httpx.Response(200, json=envelope({"used": 1}))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: answer))
+    runtime = _runtime.Runtime(
+        lambda: pacspace_async.PacSpace(KEY, base_url="https://api.test", http_client=http)
+    )
+    client = runtime.client()
+    runtime.close_reason = "deploying"
+    runtime.close()
+    with pytest.raises(pacspace_async.PacSpaceError) as raised:
+        runtime._on_loop(client.balance.usage())
+    assert raised.value.code == "CLIENT_CLOSED"
+    assert "deploying" in str(raised.value)
+    assert not private.running(private.generation)  # no loop started for the late call
