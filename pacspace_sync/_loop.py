@@ -109,13 +109,6 @@ class LoopThread:
     def running_here(self) -> bool:
         return self._thread is not None and self._thread is threading.current_thread()
 
-    def running(self, generation: int) -> bool:
-        """Whether the loop of ``generation`` still runs: what was made on it can still be
-        cleaned up there. (After the last client closed, or in a forked child, it cannot,
-        and nothing may start a loop again just for that: at interpreter exit a thread
-        started then never runs, and the exit would wait for it for ever.)"""
-        return self._loop is not None and generation == self.generation
-
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop thread and block until it is done."""
         if self.running_here:

@@ -9,6 +9,7 @@ on ``close()``, on garbage collection (``weakref.finalize``) or at interpreter e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -104,16 +105,20 @@ class Runtime:
                     return
         finally:
             close = getattr(iterator, "aclose", None)
+            # Only on the loop it was made on (not a forked child's). Once the last client
+            # let that loop go, ``run`` refuses rather than start one (at interpreter exit
+            # a thread started then never runs): the loop's own shutdown closed it.
             if (
                 close is not None
                 and not loop_thread.running_here
-                and loop_thread.running(generation)
+                and generation == loop_thread.generation
             ):
 
                 async def finish() -> None:
                     await close()
 
-                loop_thread.run(finish())
+                with contextlib.suppress(LoopClosed):
+                    loop_thread.run(finish())
 
     def derived(self, make: Callable[[AsyncPacSpace], AsyncPacSpace]) -> Runtime:
         """A runtime for a client made from this one's (``with_options``): it follows

@@ -458,4 +458,4 @@ def test_a_call_after_the_last_client_let_the_loop_go_is_refused(
         runtime._on_loop(client.balance.usage())
     assert raised.value.code == "CLIENT_CLOSED"
     assert "deploying" in str(raised.value)
-    assert not private.running(private.generation)  # no loop started for the late call
+    assert private._loop is None  # no loop started for the late call

@@ -264,8 +264,7 @@ class Balance:
     ) -> AsyncGenerator[EmitOutcome, None]:
         """:meth:`emit_many` as a stream: items are pulled lazily and results yielded in
         input order, so memory stays flat however many items flow through. Closing it
-        (``aclose()``, ``contextlib.aclosing``) stops its requests in flight before it
-        returns."""
+        early stops its requests in flight before the close returns."""
         results = stream(
             self.emit,
             items,
