@@ -13,6 +13,7 @@ from typing import Any
 from . import _json
 from ._errors import ValidationError
 from ._time import iso_z, parse_iso
+from .limits import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 __all__ = [
     "MAX_AMOUNT",
@@ -22,7 +23,9 @@ __all__ = [
     "amount",
     "header_name",
     "header_value",
+    "identifier",
     "json_object",
+    "label",
     "non_negative_int",
     "optional_text",
     "period",
@@ -41,6 +44,37 @@ def text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} must be a non-empty string", field=field)
     return value
+
+
+_UNSENDABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters (NUL, CR, LF, DEL, C1) and lone surrogates: no id or label may carry
+them (the service refuses them, PostgreSQL cannot store NUL, a log line would split)."""
+
+
+def identifier(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> str:
+    """An id the service takes (``customerId``, ``referenceId``): a non-blank string of at
+    most :data:`~pacspace_async.limits.MAX_ID_LENGTH` characters, with no control
+    character and no lone surrogate."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field} must be a non-empty string", field=field)
+    if len(value) > max_length:
+        raise ValidationError(
+            f"{field} must be at most {max_length} characters, not {len(value):,}", field=field
+        )
+    bad = _UNSENDABLE.search(value)
+    if bad is not None:
+        char = bad.group()
+        what = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+        raise ValidationError(
+            f"{field} must not contain {what} ({char!r} at position {bad.start()})", field=field
+        )
+    return value
+
+
+def label(value: Any, field: str) -> str:
+    """A short text such as a ``reason``: the rules of :func:`identifier`, at most
+    :data:`~pacspace_async.limits.MAX_TEXT_LENGTH` characters."""
+    return identifier(value, field, MAX_TEXT_LENGTH)
 
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -216,7 +250,7 @@ def adjusts(value: Any, field: str) -> dict[str, Any]:
     if isinstance(value, str):
         value = {"referenceId": value}
     adjusted = json_object(value, field)
-    text(adjusted.get("referenceId"), f"{field}.referenceId")
+    identifier(adjusted.get("referenceId"), f"{field}.referenceId")
     return adjusted
 
 

@@ -6,9 +6,22 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+# The one place the client and the sandbox share a number: what an id or a short text
+# may hold. The rules below stay the sandbox's own, an independent check of the client.
+from pacspace_async.limits import MAX_ID_LENGTH, MAX_TEXT_LENGTH
+
 from ._errors import invalid
 
-__all__ = ["MAX_AMOUNT", "MAX_PLACES", "amount", "integer", "json_object", "optional_text", "text"]
+__all__ = [
+    "MAX_AMOUNT",
+    "MAX_ID_LENGTH",
+    "MAX_PLACES",
+    "amount",
+    "integer",
+    "json_object",
+    "optional_text",
+    "text",
+]
 
 # The sandbox's own copy of the client's amount rule (pacspace_async/_validate.py), on
 # purpose: the sandbox stays an independent check of what the client sends.
@@ -16,7 +29,7 @@ MAX_AMOUNT = Decimal(10) ** 15
 """Amounts must be smaller than this in magnitude."""
 MAX_PLACES = 18
 """Amounts may have at most this many decimal places (trailing zeros aside)."""
-MAX_TEXT = 256
+MAX_TEXT = MAX_TEXT_LENGTH
 MAX_INTEGER = 2**53 - 1
 """Integers in queries stay below this (what JSON and SQLite carry exactly)."""
 
@@ -27,7 +40,7 @@ def text(body: Mapping[str, Any], name: str, *, max_length: int = MAX_TEXT) -> s
         raise invalid(name, "is required and must be a non-empty string")
     if len(value) > max_length:
         raise invalid(name, f"must be at most {max_length} characters")
-    if not value.isprintable() and any(ord(c) < 32 for c in value):
+    if not value.isprintable() and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         raise invalid(name, "must not contain control characters")
     try:
         value.encode("utf-8")

@@ -113,7 +113,8 @@ class Ledger:
     def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         display = f.text(body, "displayName")
         customer_id = (
-            f.optional_text(body, "customerId", max_length=128) or f"cust_{secrets.token_hex(6)}"
+            f.optional_text(body, "customerId", max_length=f.MAX_ID_LENGTH)
+            or f"cust_{secrets.token_hex(6)}"
         )
         with self.store.transaction():
             if self.store.customer(customer_id) is not None:
@@ -142,10 +143,10 @@ class Ledger:
             raise invalid(prefix or "body", "must be a JSON object")
         try:
             item = {
-                "customer_id": f.text(body, "customerId", max_length=128),
+                "customer_id": f.text(body, "customerId", max_length=f.MAX_ID_LENGTH),
                 "amount": f.amount(body.get("delta"), "delta"),
                 "reason": f.text(body, "reason"),
-                "reference_id": f.optional_text(body, "referenceId"),
+                "reference_id": f.optional_text(body, "referenceId", max_length=f.MAX_ID_LENGTH),
                 "metadata": f.json_object(body, "metadata"),
                 "adjusts": f.json_object(body, "adjusts"),
             }
@@ -395,7 +396,7 @@ class Ledger:
     def compare(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise invalid("body", "must be a JSON object")
-        customer_id = f.optional_text(body, "customerId", max_length=128)
+        customer_id = f.optional_text(body, "customerId", max_length=f.MAX_ID_LENGTH)
         yours = f.amount(body.get("yourBalance"), "yourBalance")
         theirs = f.amount(body.get("theirBalance"), "theirBalance")
         start = (
@@ -488,7 +489,7 @@ class Ledger:
     def checkpoint(self, body: Any, idempotency_key: str | None) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise invalid("body", "must be a JSON object")
-        customer_id = f.optional_text(body, "customerId", max_length=128)
+        customer_id = f.optional_text(body, "customerId", max_length=f.MAX_ID_LENGTH)
         mode = f.optional_text(body, "mode")
         now = self.clock()
         window, checkpoint = self._window(body, now)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pacspace_async.limits import MAX_ID_LENGTH, MAX_TEXT_LENGTH
+
 __all__ = ["document"]
 
 API = "/api/v1/balance"
-_TEXT = "^[^\\x00-\\x1f]*[^\\s\\x00-\\x1f][^\\x00-\\x1f]*$"
+_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
 """Not blank, no control characters: what ``_fields.text`` accepts."""
-_STR = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _TEXT}
-_ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": _TEXT}
+_STR = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "pattern": _TEXT}
+_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": _TEXT}
 _NUM = {
     "type": "number",
     "minimum": -999_999_999_999_999,
@@ -116,7 +118,7 @@ def document() -> dict[str, Any]:
         customerId=_ID,
         delta=_NUM,
         reason=_STR,
-        referenceId={**_STR, "nullable": True},
+        referenceId={**_ID, "nullable": True},
         metadata={"type": "object", "nullable": True},
     )
     paging = _query(limit=_range(1, 100), offset=_INT)

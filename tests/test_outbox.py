@@ -234,10 +234,16 @@ async def test_a_poison_row_moves_aside_and_blocks_nothing(
     outbox = tmp_path / "outbox.sqlite3"
     pac = client(pacspace_sandbox, outbox, maxAttempts=1)
     pac.balance.queue_summary({"customerId": "first", "delta": -1})
-    pac.balance.queue_summary({"customerId": "x" * 200, "delta": -1})  # the service refuses it
+    pac.balance.queue_summary({"customerId": "refused", "delta": -1})
     pac.balance.queue_summary({"customerId": "last", "delta": -1})
     with sqlite3.connect(outbox) as db:  # a row nobody can read
         db.execute("UPDATE pacspace_summaries SET delta = 'twelve' WHERE customer_id = 'last'")
+        # An id the SDK refuses before queueing (over 128 characters), as an outbox
+        # written by an older version may hold it: the service refuses it.
+        db.execute(
+            "UPDATE pacspace_summaries SET customer_id = ? WHERE customer_id = 'refused'",
+            ("x" * 200,),
+        )
     pac.balance.queue_summary({"customerId": "after", "delta": -1})
     result = await pac.balance.flush_summaries()
     assert result.accepted == 2 and result.dead_lettered == 1
@@ -263,7 +269,9 @@ def test_a_full_disk_is_an_outbox_error_and_keeps_what_was_queued(tmp_path: Path
     db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
     with pytest.raises(ps.OutboxError) as caught:
         for i in range(1, 1000):
-            pac.balance.queue_summary({"customerId": f"c{i}" * 50, "delta": -1})
+            pac.balance.queue_summary(
+                {"customerId": f"c{i}", "delta": -1, "metadata": {"pad": f"c{i}" * 50}}
+            )
     assert isinstance(caught.value, ps.PacSpaceError)
     assert str(outbox) in str(caught.value) and "free space" in str(caught.value)
     db.execute("PRAGMA max_page_count = 1073741823")

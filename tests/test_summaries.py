@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ import respx
 import pacspace_async as ps
 from pacspace_async import PacSpace
 from pacspace_async.summaries import QueueFullError
+from pacspace_async.summaries._summary import normalize
 from pacspace_sandbox import Sandbox
 
 from .conftest import BASE, KEY, envelope
@@ -111,7 +113,12 @@ async def test_batches_of_at_most_the_limit(client_factory: Any, pacspace_sandbo
 
 async def test_refused_summaries_stay_queued_with_their_reason(client_factory: Any) -> None:
     pac = client_factory()
-    pac.balance.queue_summary({"customerId": "x" * 200, "delta": 1})
+    # An id the SDK refuses before queueing since 0.1 (over 128 characters), put in the
+    # store directly (as an outbox written by an older version holds it) so that the
+    # service is the one to refuse it.
+    queue = pac._summaries
+    draft = normalize({"customerId": "x", "delta": 1}, default_reason="u", cadence_ms=0, now=0)
+    queue.store.put(dataclasses.replace(draft, customer_id="x" * 200), queue.producer)
     pac.balance.queue_summary({"customerId": "ok", "delta": 1})
     result = await pac.balance.flush_summaries()
     assert result.accepted == 1 and result.failed == 1

@@ -83,7 +83,7 @@ _CHECKPOINT = spec.Call(
     spec.Param("fingerprints", "fingerprints", check.string_list),
 )
 _LIST_CHECKPOINTS = spec.Call(
-    spec.text("customer_id", "customerId"),
+    spec.Param("customer_id", "customerId", check.identifier),
     *spec.TIME_SCOPE,
     spec.count("limit", "limit"),
     spec.index("offset", "offset"),
@@ -414,7 +414,7 @@ class Balance:
         merged = _DERIVE.merge(options, locals())
         ro = RequestOptions.take(merged)
         params = _DERIVE.wire(merged)
-        path = f"/api/v1/balance/derive/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
+        path = f"/api/v1/balance/derive/{segment(check.identifier(customer_id, 'customerId'))}{query(params)}"
         return DerivedBalance.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def derive_current_month(
@@ -508,7 +508,7 @@ class Balance:
         ro = RequestOptions.take(merged)
         wire = _COMPARE.wire(merged)
         body: dict[str, Any] = {
-            "customerId": check.text(customer_id, "customerId"),
+            "customerId": check.identifier(customer_id, "customerId"),
             "yourBalance": check.amount(your, "yours"),
             "theirBalance": check.amount(their, "theirs"),
             "startingBalance": wire.pop("startingBalance", 0),
@@ -539,7 +539,7 @@ class Balance:
         ro = RequestOptions.take(merged)
         body: dict[str, Any] = {}
         if customer_id is not None:
-            body["customerId"] = check.text(customer_id, "customerId")
+            body["customerId"] = check.identifier(customer_id, "customerId")
         body.update(_CHECKPOINT.wire(merged))
         data = await self._transport.request(
             "POST", "/api/v1/balance/checkpoint", body=body, options=ro
@@ -613,7 +613,7 @@ class Balance:
         if merged.keys() & SCOPE_KEYS:
             return await self._invoice_proof(customer_id, merged)
         ro = RequestOptions.take(merged)
-        path = f"/api/v1/balance/receipt/{segment(check.text(customer_id, 'customerId'))}"
+        path = f"/api/v1/balance/receipt/{segment(check.identifier(customer_id, 'customerId'))}"
         return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def invoice_proof(
@@ -634,7 +634,7 @@ class Balance:
     async def _invoice_proof(self, customer_id: str, merged: dict[str, Any]) -> Receipt:
         ro = RequestOptions.take(merged)
         path = (
-            f"/api/v1/balance/invoice-proof/{segment(check.text(customer_id, 'customerId'))}"
+            f"/api/v1/balance/invoice-proof/{segment(check.identifier(customer_id, 'customerId'))}"
             + query(_RECEIPT.wire(merged))
         )
         return Receipt.from_answer(await self._transport.request("GET", path, options=ro))
@@ -690,7 +690,7 @@ class Balance:
         merged = _CUSTOMER.merge(options, locals())
         ro = RequestOptions.take(merged)
         params = _CUSTOMER.wire(merged)
-        customer = segment(check.text(customer_id, "customerId"))
+        customer = segment(check.identifier(customer_id, "customerId"))
         path = f"/api/v1/balance/customers/{customer}{query(params)}"
         return Customer.from_answer(await self._transport.request("GET", path, options=ro))
 
@@ -719,9 +719,7 @@ class Balance:
         merged = _GAPS.merge(options, locals())
         ro = RequestOptions.take(merged)
         params = _GAPS.wire(merged)
-        path = (
-            f"/api/v1/balance/gaps/{segment(check.text(customer_id, 'customerId'))}{query(params)}"
-        )
+        path = f"/api/v1/balance/gaps/{segment(check.identifier(customer_id, 'customerId'))}{query(params)}"
         return Gaps.from_answer(await self._transport.request("GET", path, options=ro))
 
     async def list_webhook_deliveries(

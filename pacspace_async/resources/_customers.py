@@ -16,7 +16,7 @@ __all__ = ["Customers"]
 
 _CREATE = spec.Call(
     spec.text("display_name", "displayName"),
-    spec.text("customer_id", "customerId"),
+    spec.Param("customer_id", "customerId", check.identifier),
     spec.text("sharing_state_hint", "sharingStateHint"),
     spec.text("event_cadence", "eventCadence"),
     spec.text("unit_label", "unitLabel"),

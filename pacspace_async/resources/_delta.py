@@ -15,7 +15,7 @@ from .. import _validate as check
 __all__ = ["EMIT", "ITEM_NAMES", "emit_body"]
 
 EMIT = spec.Call(
-    spec.text("reference_id", "referenceId"),
+    spec.Param("reference_id", "referenceId", check.identifier),
     spec.json_object("metadata", "metadata"),
     spec.Param("adjusts", "adjusts", check.adjusts),
 )
@@ -36,9 +36,9 @@ def emit_body(
 ) -> dict[str, Any]:
     """The wire body of one delta, validated. Shared by ``emit`` and the batch paths."""
     body = {
-        "customerId": check.text(customer_id, "customerId"),
+        "customerId": check.identifier(customer_id, "customerId"),
         "delta": check.amount(delta, "delta"),
-        "reason": check.text(reason, "reason"),
+        "reason": check.label(reason, "reason"),
     }
     if merged:  # most emits have nothing more
         body.update(EMIT.wire(merged))

@@ -28,7 +28,9 @@ PATHS = {
     "get": "/api/v1/balance/receipts/{receipt_id}",
     "pdf": "/api/v1/balance/receipts/{receipt_id}/pdf",
 }
-_LIST = spec.Call(spec.text("customer_id", "customerId"), spec.count("limit", "limit"))
+_LIST = spec.Call(
+    spec.Param("customer_id", "customerId", check.identifier), spec.count("limit", "limit")
+)
 _PLAIN = spec.Call()
 
 
@@ -49,7 +51,7 @@ class Receipts:
         """A customer's receipt documents, newest first."""
         merged = _LIST.merge(options, locals())
         ro = RequestOptions.take(merged)
-        params = _LIST.wire({**merged, "customer_id": check.text(customer_id, "customerId")})
+        params = _LIST.wire({**merged, "customer_id": check.identifier(customer_id, "customerId")})
         data = await self._transport.request("GET", PATHS["list"] + query(params), options=ro)
         items = data.get("receipts", []) if isinstance(data, dict) else data
         if not isinstance(items, builtins.list):

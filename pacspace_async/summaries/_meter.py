@@ -39,6 +39,8 @@ __all__ = ["Meter", "parse_window"]
 
 _WINDOW = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CHECKED_MAX = 65_536
+"""Ids and reasons a meter remembers as checked (then it starts again, checking anew)."""
 
 
 def parse_window(window: str) -> int:
@@ -74,7 +76,8 @@ class Meter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._size = parse_window(window)
-        self._reason = check.text(reason, "reason")
+        self._reason = check.label(reason, "reason")
+        self._checked: set[str] = set()
         self._sink = sink
         self._clock = clock
         self._lock = threading.Lock()
@@ -103,17 +106,35 @@ class Meter:
             if kind is int or (kind is Decimal and amount.is_finite())  # type: ignore[union-attr]
             else _amount(amount)
         )
-        if type(customer_id) is not str or not customer_id:
-            raise ValidationError(
-                "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
-            )
+        # Ids and reasons are checked once each (a set lookup after that): what the
+        # service or a store would refuse never enters the meter, so it never costs the
+        # usage journaled beside it.
+        checked = self._checked
+        if type(customer_id) is not str or customer_id not in checked:
+            self._check(customer_id, "customerId")
+        if reason is None:
+            reason = self._reason
+        elif type(reason) is not str or reason not in checked:
+            self._check(reason, "reason")
         now = self._clock()
         if not self._opened <= now < self._closes:
             self._roll(now)
-        key = (self._index, customer_id, reason or self._reason)
+        key = (self._index, customer_id, reason)
         totals = self._totals
         with self._lock:
             totals[key] = totals.get(key, 0) + value
+
+    def _check(self, value: Any, field: str) -> None:
+        """Refuse an id (``customerId``) or a ``reason`` the service would refuse, naming
+        the field; remember the good ones (a bounded set)."""
+        rule = check.identifier if field == "customerId" else check.label
+        try:
+            rule(value, field)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, 0, "INVALID_SUMMARY", field=field) from None
+        if len(self._checked) >= _CHECKED_MAX:
+            self._checked = set()
+        self._checked.add(value)
 
     def _roll(self, now: float) -> None:
         """The clock left the cached window (or the process forked): find where it is now."""
@@ -210,16 +231,13 @@ class Meter:
         if sink is None:
             raise PacSpaceError("This meter is not attached to a client.", 0, "NO_CLIENT")
         value = _amount(amount)
-        if type(customer_id) is not str or not customer_id:
-            raise ValidationError(
-                "customer_id must be a non-empty string", 0, "INVALID_SUMMARY", field="customerId"
-            )
+        self._check(customer_id, "customerId")
+        if reason is not None:
+            self._check(reason, "reason")
         if value == 0:
             raise ValidationError("amount must not be zero", 0, "INVALID_SUMMARY", field="amount")
         index = int(self._clock() // self._size)
-        usage = self._usage(
-            (index, customer_id, check.text(reason or self._reason, "reason")), value
-        )
+        usage = self._usage((index, customer_id, reason or self._reason), value)
         sql, params = sink.record_statement(usage)
         if _is_async(connection):
 

@@ -12,7 +12,7 @@ none, is minted by the store that queues it (see :mod:`._identity`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +34,14 @@ def _invalid(field: str, message: str) -> ValidationError:
 
 
 iso = iso_z
+
+
+def _checked(rule: Callable[[Any, str], str], value: str, field: str) -> str:
+    """``rule``'s verdict on ``value``, as an ``INVALID_SUMMARY`` error naming ``field``."""
+    try:
+        return rule(value, field)
+    except ValidationError as exc:
+        raise _invalid(field, exc.message.removeprefix(f"{field} ")) from None
 
 
 def _instant(value: Any, field: str) -> str:
@@ -73,7 +81,7 @@ def normalize(
     customer = summary.get("customerId")
     if not isinstance(customer, str) or not customer.strip():
         raise _invalid("customerId", "is required and must be a non-empty string")
-    customer = customer.strip()
+    customer = _checked(check.identifier, customer.strip(), "customerId")
     try:
         delta = check.amount(summary.get("delta"), "delta")
     except ValidationError as exc:
@@ -96,6 +104,7 @@ def normalize(
     reason = summary.get("reason") or default_reason
     if not isinstance(reason, str) or not reason.strip():
         raise _invalid("reason", "must be a non-empty string")
+    reason = _checked(check.label, reason, "reason")
     metadata = summary.get("metadata") or {}
     try:
         metadata = check.json_object(metadata, "metadata")
@@ -104,6 +113,8 @@ def normalize(
     ref = summary.get("referenceId")
     if ref is not None and (not isinstance(ref, str) or not ref.strip()):
         raise _invalid("referenceId", "must be a non-empty string")
+    if ref is not None:
+        ref = _checked(check.identifier, ref.strip(), "referenceId")
     return Draft(
         customer_id=customer,
         reason=reason,
@@ -112,6 +123,6 @@ def normalize(
         window_end_at=parse_iso(end).timestamp(),
         delta=delta,
         metadata=metadata,
-        reference_id=ref.strip() if isinstance(ref, str) else None,
+        reference_id=ref,
         queued_at=iso(datetime.fromtimestamp(now, timezone.utc)),
     )
