@@ -41,7 +41,7 @@ def test_closed_windows_become_summaries_and_nothing_else_happens_on_add() -> No
     meter.add("zero", -1)
     clock.now += 3600
     meter.add("c", -4)  # a new window: still no I/O
-    assert store.usage_rows() == 0 and store.count() == 0
+    assert store.stats().usage == 0 and store.count() == 0
     store.journal(meter.take(), "producer")  # what the scheduler does every tick
     assert store.seal(until=clock.now) == 1  # the zero total is not a summary
     [item] = store.claim(10).items
@@ -52,7 +52,7 @@ def test_closed_windows_become_summaries_and_nothing_else_happens_on_add() -> No
         "2026-05-27T00:00:00Z",
         "2026-05-27T01:00:00Z",
     )
-    assert store.usage_rows() == 1 and meter.snapshot() == []  # the open window waits
+    assert store.stats().usage == 1 and meter.snapshot() == []  # the open window waits
 
 
 def test_thread_safe() -> None:

@@ -309,7 +309,11 @@ def test_outbox_command_lists_and_retries_dead_letters(
         outbox,
         """
         pac.balance.queue_summary({"customerId": "ok", "delta": -1})
-        pac.balance.queue_summary({"customerId": "x" * 200, "delta": -1})
+        pac.balance.queue_summary({"customerId": "refused", "delta": -1})
+        import sqlite3  # an id the SDK refuses, as an older version's outbox may hold it
+        with sqlite3.connect(SUBMISSION["outbox"]) as db:
+            db.execute("UPDATE pacspace_summaries SET customer_id = ? WHERE customer_id"
+                       " = 'refused'", ("x" * 200,))
         for _ in range(3):  # maxAttempts: refused three times, it moves aside
             await pac.balance.flush_summaries()
         await pac.aclose()

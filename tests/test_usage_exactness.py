@@ -249,8 +249,8 @@ async def test_a_meter_made_after_the_scheduler_started_is_journaled_at_once(
     await asyncio.sleep(0.05)  # its ticker now sleeps its idle minute
     pac.balance.meter().add("c", -2)
     for _ in range(100):
-        if pac._summaries.store.usage_rows():
+        if pac._summaries.store.stats().usage:
             break
         await asyncio.sleep(0.01)
-    assert pac._summaries.store.usage_rows() == 1  # journaled within a tick, not a minute
+    assert pac._summaries.store.stats().usage == 1  # journaled within a tick, not a minute
     await pac.aclose()

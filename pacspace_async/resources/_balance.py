@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -27,6 +28,7 @@ from .._telemetry import telemetry
 from .._time import Duration, from_ms, iso_z, seconds
 from .._transport import Transport, query, segment
 from .._waiter import Waiter
+from ..limits import MAX_ID_LENGTH
 from ..summaries import Meter, SummaryQueue
 from ..types import (
     BatchResult,
@@ -343,12 +345,11 @@ class Balance:
                 f"the status of {record.record_id} does not say its customer, amount and reason",
                 field="record",
             )
-        base = record.reference_id or "delta"
         return await self.emit(
             record.customer_id,
             record.delta,
             record.reason,
-            reference_id=f"{base}:retry:{record.record_id}",
+            reference_id=_retry_reference(record.reference_id, record.record_id),
             metadata={**(metadata or {}), "retryOf": record.record_id},
             **request,
         )
@@ -784,6 +785,16 @@ async def submit_batch(
         options=RequestOptions(idempotency_key=key),
     )
     return BatchResult.from_answer(data)
+
+
+def _retry_reference(reference_id: str | None, record_id: str) -> str:
+    """``{referenceId}:retry:{recordId}``, or, where that is longer than an id may be, a
+    digest of the same two (still the same id for the same failure)."""
+    readable = f"{reference_id or 'delta'}:retry:{record_id}"
+    if len(readable) <= MAX_ID_LENGTH:
+        return readable
+    digest = hashlib.sha256(f"{reference_id}\0{record_id}".encode()).hexdigest()
+    return f"retry_{digest[:48]}"
 
 
 def _wait_settings(

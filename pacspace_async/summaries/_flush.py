@@ -27,7 +27,7 @@ from .._telemetry import telemetry
 from .._time import parse_iso
 from ..types import BatchResult, FlushResult
 from ._settings import SubmissionOptions
-from ._stores import Claim, Store, Stored
+from ._stores import Claim, Record, Store
 from ._summary import iso
 
 __all__ = ["CADENCE_RETRIES", "Flusher", "Submit", "run_io"]
@@ -98,7 +98,7 @@ class Flusher:
 
     async def _send_claim(self, submit: Submit, claim: Claim) -> _Outcome:
         items = claim.items
-        payload = [self._wire(item) for item in items]
+        payload = [item.wire(self._options.profile) for item in items]
         # The same batch sent again (after a crash, say) carries the same key.
         key = "psk_sum_" + hashlib.sha256(_json.dumps(payload).encode()).hexdigest()[:40]
         outcome = _Outcome()
@@ -164,21 +164,6 @@ class Flusher:
             await sleep(wait)
         self._last_request = time.monotonic()
 
-    def _wire(self, item: Stored) -> dict[str, Any]:
-        return {
-            "customerId": item.customer_id,
-            "delta": item.delta,
-            "reason": item.reason,
-            "referenceId": item.reference_id,
-            "metadata": {
-                "summaryWindowStart": item.window_start,
-                "summaryWindowEnd": item.window_end,
-                "summaryProfile": self._options.profile,
-                "submissionType": "tenant_summary",
-                **item.metadata,
-            },
-        }
-
 
 class _Outcome:
     def __init__(self) -> None:
@@ -188,7 +173,7 @@ class _Outcome:
         self.stop = False
 
 
-def _failure(item: Stored, error: str) -> dict[str, Any]:
+def _failure(item: Record, error: str) -> dict[str, Any]:
     return {"customerId": item.customer_id, "referenceId": item.reference_id, "error": error}
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from .. import _validate as check
 from .._errors import PacSpaceError, ValidationError
 from ._identity import after_fork
-from ._stores import Usage
+from ._stores import Record
 from ._summary import iso
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class _Sink(Protocol):
     """What a meter reports to (the summary queue)."""
 
     def meter_forked(self) -> None: ...
-    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]: ...
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]: ...
     async def ready_for_record(self) -> None: ...
     def ready_for_record_blocking(self) -> None: ...
 
@@ -167,7 +167,7 @@ class Meter:
         return [
             {
                 "customerId": usage.customer_id,
-                "delta": usage.amount,
+                "delta": usage.delta,
                 "reason": usage.reason,
                 "windowStart": usage.window_start,
                 "windowEnd": usage.window_end,
@@ -175,24 +175,30 @@ class Meter:
             for usage in (self._usage(key, Decimal(total)) for key, total in items)
         ]
 
-    def take(self) -> list[Usage]:
+    def take(self) -> list[Record]:
         """Everything added since the last call, as usage rows (zero totals left out)."""
         with self._lock:
             totals, self._totals = self._totals, {}
         return [self._usage(key, Decimal(total)) for key, total in totals.items() if total != 0]
 
-    def give_back(self, rows: list[Usage]) -> None:
+    def pending(self) -> list[Record]:
+        """What was added and not taken yet (a close reports it when a store failed)."""
+        with self._lock:
+            items = list(self._totals.items())
+        return [self._usage(key, Decimal(total)) for key, total in items if total != 0]
+
+    def give_back(self, rows: list[Record]) -> None:
         """Rows :meth:`take` handed out that could not be stored: count them again."""
         with self._lock:
             for row in rows:
                 key = (int(row.window_end_at // self._size) - 1, row.customer_id, row.reason)
-                self._totals[key] = self._totals.get(key, 0) + row.amount
+                self._totals[key] = self._totals.get(key, 0) + row.delta
 
-    def _usage(self, key: tuple[int, str, str], total: Decimal) -> Usage:
+    def _usage(self, key: tuple[int, str, str], total: Decimal) -> Record:
         index, customer, reason = key
         start = datetime.fromtimestamp(index * self._size, timezone.utc)
         end = datetime.fromtimestamp((index + 1) * self._size, timezone.utc)
-        return Usage(customer, reason, iso(start), iso(end), end.timestamp(), total)
+        return Record(customer, reason, iso(start), iso(end), end.timestamp(), total)
 
     # -- recording in the caller's transaction ------------------------------------------
 

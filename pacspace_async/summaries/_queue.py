@@ -24,17 +24,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar, overload
 
 from .._aio import running_loop
 from .._errors import OutboxError, PacSpaceError
-from ..types import CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
+from ..types import APIModel, CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
 from ._flush import Flusher, Submit, run_io
 from ._identity import after_fork, new_token
 from ._meter import Meter
 from ._scheduler import IDLE_TICK, Scheduler
 from ._settings import SubmissionOptions
-from ._stores import Draft, MemoryStore, Store, Stored, Usage, open_store
+from ._stores import Record, Refused, Stats, Store, open_store
 from ._summary import iso, normalize
 
 __all__ = ["QueueFullError", "SummaryQueue"]
@@ -67,13 +68,17 @@ class SummaryQueue:
             immediate=options.profile == "immediate",
             clock=clock,
             tick=self._tick,
-            flush=self.flush,
+            flush=self._scheduled_flush,
             has_pending=lambda: self.store.count() > 0,
             interval=lambda: options.journal_interval if self._meters else IDLE_TICK,
         )
         self._room = threading.Condition()
         self._meters: list[Meter] = []
         self._record_ready = False
+        self._lost: list[Record] = []
+        """Rows a store could keep neither as usage nor as a dead letter (logged)."""
+        self._dead_made = 0
+        """Dead letters this process made (refused summaries, rows a store refused)."""
         self.dropped = 0
         self._depth = 0
         self.revive: Callable[[], object] | None = None
@@ -111,14 +116,14 @@ class SummaryQueue:
             not self.store.has_open(self.producer, draft)
             and self.store.count() >= self.options.max_queued
         )
-        if full and not self._make_room(_wire_dict(draft)):
-            return _queued(_unstored(draft))
+        if full and not self._make_room(_model(dict, draft)):
+            return _model(QueuedSummary, draft)
         stored = self.store.put(draft, self.producer)
         _HOLDING.add(self)
         self._autostart()
         if self.options.profile == "immediate":
             self._scheduler.poke()
-        return _queued(stored)
+        return _model(QueuedSummary, stored)
 
     def _autostart(self) -> None:
         if self.options.auto_start and not self._scheduler.is_running:
@@ -179,14 +184,19 @@ class SummaryQueue:
             self._autostart()
 
     def journal(self) -> int:
-        """Move every meter's new usage into the store (blocking); returns the rows moved."""
-        rows: list[tuple[Meter, list[Usage]]] = [(m, m.take()) for m in list(self._meters)]
+        """Move every meter's new usage into the store (blocking); returns the rows moved.
+
+        A row the store refuses becomes a dead letter there and never stops the others;
+        when the store cannot be used at all, everything is counted again in the meters
+        (an ``OutboxError`` is raised) and the next tick tries again."""
+        rows: list[tuple[Meter, list[Record]]] = [(m, m.take()) for m in list(self._meters)]
         moved = 0
         try:
             for index, (meter, taken) in enumerate(rows):
                 if taken:
-                    self.store.journal(taken, self.producer)
-                    moved += len(taken)
+                    refused = self.store.journal(taken, self.producer)
+                    moved += len(taken) - len(refused)
+                    self._refused(refused)
                 rows[index] = (meter, [])
         finally:
             for meter, taken in rows:  # what could not be stored is counted again
@@ -194,11 +204,30 @@ class SummaryQueue:
                     meter.give_back(taken)
         return moved
 
+    def _refused(self, refused: list[Refused]) -> None:
+        """Rows the store refused: dead letters there, or (when even that failed) lost."""
+        if not refused:
+            return
+        buried = [r for r in refused if r.buried]
+        lost = [r for r in refused if not r.buried]
+        self._dead_made += len(buried)
+        self._lost.extend(r.row for r in lost)
+        for rows, what in ((buried, "moved to the dead letters"), (lost, "lost")):
+            if rows:
+                log.error(
+                    "pacspace: %s refused %d usage rows (total %s), %s: %s",
+                    self.store.location,
+                    len(rows),
+                    sum((r.row.delta for r in rows), Decimal(0)),
+                    what,
+                    rows[0].reason,
+                )
+
     @property
     def _grace(self) -> float:
         """How long after a window ends it is sealed: in a shared store, two ticks, so that
         every process's last journal of the window joins the same slice."""
-        return 0.0 if isinstance(self.store, MemoryStore) else 2 * self.options.journal_interval
+        return 2 * self.options.journal_interval if self.store.durable else 0.0
 
     async def _tick(self, now: float) -> None:
         if self._meters:
@@ -207,7 +236,7 @@ class SummaryQueue:
 
     # Meter.record support (PostgreSQL outbox only).
 
-    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]:
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
         statement = getattr(self.store, "record_statement", None)
         if statement is None:
             raise PacSpaceError(
@@ -231,11 +260,21 @@ class SummaryQueue:
     # -- flushing (on the loop) -------------------------------------------------------
 
     async def flush(self, max_items: int | None = None) -> FlushResult:
-        """Journal meters, seal ended windows and queued summaries, deliver."""
+        """Send everything now: journal meters, seal ended windows, this process's open
+        windows (as partial slices) and queued summaries, deliver. What is not delivered
+        is in the result (``failed``, ``queuedAfterFlush``)."""
+        return await self._locked_flush(max_items, self.producer if self._meters else None)
+
+    async def _scheduled_flush(self) -> FlushResult:
+        """The cadence's flush: windows that have ended only (an open window is sent once,
+        when it ends, not sliced at every flush)."""
+        return await self._locked_flush(None, None)
+
+    async def _locked_flush(self, max_items: int | None, producer: str | None) -> FlushResult:
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
-            return await self._flush(max_items, None, producer=None)
+            return await self._flush(max_items, None, producer=producer)
 
     async def _flush(
         self, max_items: int | None, submit: Submit | None, *, producer: str | None
@@ -246,6 +285,7 @@ class SummaryQueue:
         try:
             result = await self._flusher.deliver(submit or self._submit, max_items)
             self._depth = result.queued_after_flush
+            self._dead_made += result.dead_lettered
             return result
         finally:
             with self._room:
@@ -255,7 +295,7 @@ class SummaryQueue:
     def depth(self) -> int:
         """Summaries not yet delivered, for the gauges: counted in memory, or as the
         outbox held after the last flush (a gauge never queries a database)."""
-        if isinstance(self.store, MemoryStore):
+        if not self.store.blocking:
             return self.store.count()
         return self._depth
 
@@ -317,62 +357,81 @@ class SummaryQueue:
         _seal(self.store, self._clock(), self.producer, False)
 
     def _report(self, flushed: FlushResult | None, error: str | None) -> CloseReport:
+        """What happened to this process's usage, told as it is: what is lost (WARNING),
+        what of its own stays in an outbox (WARNING: it was not delivered), and what other
+        producers left in a shared outbox for a drain (INFO: nothing is at risk)."""
+        stats: Stats | None = None
         try:
-            left = self.store.count() + self.store.usage_rows()
-            dead = self.store.dead_count()
+            stats = self.store.stats(self.producer)
         except OutboxError as exc:
-            left, dead, error = -1, 0, error or str(exc)
+            error = error or str(exc)
+        # Usage a meter still holds (the store could not take it) dies with the process.
+        unjournaled = [row for meter in self._meters for row in meter.pending()]
+        gone = unjournaled + self._lost
+        held = 0 if stats is None else stats.own_summaries + stats.own_usage
+        if self.store.durable:
+            lost, kept = len(gone), held
+            total = sum((row.delta for row in gone), Decimal(0))
+        else:
+            lost, kept = held + len(gone), 0
+            total = (stats.own_total if stats is not None else Decimal(0)) + sum(
+                (row.delta for row in gone), Decimal(0)
+            )
+        waiting = stats.others if stats is not None and self.store.durable else 0
+        dead = stats.dead if stats is not None else 0
         report = CloseReport(
             flushed=flushed,
-            undelivered=max(left, 0),
-            lost=max(left, 0) if isinstance(self.store, MemoryStore) else 0,
+            undelivered=lost + kept,
+            lost=lost,
+            waiting=waiting,
             dead_letters=dead,
             outbox=self.store.location,
             error=error,
         )
-        if report.lost and isinstance(self.store, MemoryStore):
-            _, total = self.store.pending_total()
+        suffix = f" ({error})" if error else ""
+        if lost:
+            where = "the outbox could not take them" if self.store.durable else "held in memory"
+            advice = "" if self.store.durable else " Use submission={'outbox': ...} to keep them."
             log.warning(
                 "pacspace: %d usage summaries (total %s) could not be delivered at close and "
-                "are lost: they were held in memory%s. Use submission={'outbox': ...} to keep them.",
-                report.lost,
+                "are lost: %s%s.%s",
+                lost,
                 total,
-                f" ({error})" if error else "",
+                where,
+                suffix,
+                advice,
             )
-        elif left:
+        if kept or stats is None:
             log.warning(
-                "pacspace: %s usage summaries could not be delivered at close; they stay in "
-                "the outbox %s and are sent by the next client on it%s",
-                "some" if left < 0 else left,
+                "pacspace: %s usage summaries of this process could not be delivered at "
+                "close; they stay in the outbox %s and are sent by the next client or "
+                "`pacspace drain` on it%s",
+                kept if stats is not None else "some",
                 self.store.location,
-                f" ({error})" if error else "",
+                suffix,
+            )
+        if waiting:
+            log.info(
+                "pacspace: %d usage rows of other producers are waiting for a drain in %s "
+                "(nothing of this process's is among them)",
+                waiting,
+                self.store.location,
             )
         if dead:
-            log.warning(
+            at_risk = self._dead_made or not self.store.durable
+            log.log(
+                logging.WARNING if at_risk else logging.INFO,
                 "pacspace: %d summaries are in the dead letters%s",
                 dead,
                 " and are lost with this process"
-                if isinstance(self.store, MemoryStore)
+                if not self.store.durable
                 else f" of {self.store.location} (`pacspace outbox list`)",
             )
         return report
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
         stored = await run_io(self.store, self.store.dead_letters, limit)
-        return [
-            DeadLetter(
-                id=item.id,
-                customer_id=item.customer_id,
-                reason=item.reason,
-                window_start=item.window_start,
-                window_end=item.window_end,
-                delta=item.delta,
-                reference_id=item.reference_id,
-                attempts=item.attempts,
-                last_error=item.last_error,
-            )
-            for item in stored
-        ]
+        return [_model(DeadLetter, item) for item in stored]
 
     async def retry_dead(self, ids: list[int] | None) -> int:
         return await run_io(self.store, self.store.retry_dead, ids)
@@ -400,9 +459,9 @@ class SummaryQueue:
 
     def flush_at_exit(self) -> None:
         """Not closed at exit: keep (outbox) or send through a fresh connection (memory)."""
-        if self._closed or not (self._meters or self.store.count() or self.store.usage_rows()):
+        if self._closed or not (self._meters or self.store.count() or self.store.stats().usage):
             return
-        if not isinstance(self.store, MemoryStore) or not self.options.auto_flush:
+        if self.store.durable or not self.options.auto_flush:
             try:
                 self._keep()
             except OutboxError as exc:
@@ -436,46 +495,31 @@ def _seal(store: Store, until: float, producer: str | None, queued: bool) -> int
     return store.seal(until=until, producer=producer, queued=queued)
 
 
-def _queued(stored: Stored) -> QueuedSummary:
-    return QueuedSummary.model_validate(
-        {
-            "customerId": stored.customer_id,
-            "delta": stored.delta,
-            "reason": stored.reason,
-            "referenceId": stored.reference_id,
-            "windowStart": stored.window_start,
-            "windowEnd": stored.window_end,
-            "metadata": stored.metadata,
-            "queuedAt": stored.queued_at,
-            "key": stored.key,
-        }
-    )
+M = TypeVar("M", bound=APIModel)
 
 
-def _wire_dict(draft: Draft) -> dict[str, Any]:
-    return {
-        "customerId": draft.customer_id,
-        "delta": draft.delta,
-        "reason": draft.reason,
-        "referenceId": draft.reference_id,
-        "windowStart": draft.window_start,
-        "windowEnd": draft.window_end,
-        "metadata": draft.metadata,
-    }
+@overload
+def _model(cls: type[M], record: Record) -> M: ...
+@overload
+def _model(cls: type[dict[str, Any]], record: Record) -> dict[str, Any]: ...
+def _model(cls: type[Any], record: Record) -> Any:
+    """A record as one of the public answers (or, for ``onDrop``, as the summary's dict)."""
+    fields = record.answer()
+    if cls is dict:
+        return {k: v for k, v in fields.items() if k in _SUMMARY_FIELDS}
+    names = cls._wire_names
+    return cls.model_validate({k: v for k, v in fields.items() if k in names})
 
 
-def _unstored(draft: Draft) -> Stored:
-    return Stored(
-        0,
-        draft.customer_id,
-        draft.reason,
-        draft.window_start,
-        draft.window_end,
-        draft.delta,
-        draft.reference_id or "",
-        draft.metadata,
-        draft.queued_at,
-    )
+_SUMMARY_FIELDS = (
+    "customerId",
+    "delta",
+    "reason",
+    "referenceId",
+    "windowStart",
+    "windowEnd",
+    "metadata",
+)
 
 
 _HOLDING: set[SummaryQueue] = set()

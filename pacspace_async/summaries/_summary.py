@@ -19,7 +19,7 @@ from typing import Any
 from .. import _validate as check
 from .._errors import ValidationError
 from .._time import iso_z, parse_iso
-from ._stores._base import Draft
+from ._stores._base import OPEN, Record
 
 __all__ = ["INVALID", "iso", "normalize", "parse_iso", "window_for"]
 
@@ -71,7 +71,7 @@ def window_for(now: float, cadence_ms: int) -> tuple[str, str]:
 
 def normalize(
     summary: Mapping[str, Any], *, default_reason: str, cadence_ms: int, now: float
-) -> Draft:
+) -> Record:
     """A validated summary, ready to queue, or a ``ValidationError`` naming the field."""
     if not isinstance(summary, Mapping):
         raise _invalid("summary", "must be a dict")
@@ -115,7 +115,7 @@ def normalize(
         raise _invalid("referenceId", "must be a non-empty string")
     if ref is not None:
         ref = _checked(check.identifier, ref.strip(), "referenceId")
-    return Draft(
+    return Record(
         customer_id=customer,
         reason=reason,
         window_start=start,
@@ -125,4 +125,5 @@ def normalize(
         metadata=metadata,
         reference_id=ref,
         queued_at=iso(datetime.fromtimestamp(now, timezone.utc)),
+        state=OPEN,
     )

@@ -67,15 +67,19 @@ class QueueState(APIModel):
 
 
 class CloseReport(APIModel):
-    """What closing the client did with the usage it held.
+    """What closing the client did with the usage this process held.
 
-    ``undelivered`` summaries (and unsealed usage rows) were left: kept in the ``outbox``,
-    or ``lost`` with the process when they were held in memory (a WARNING says so too).
+    ``undelivered``: this process's summaries (and unsealed usage rows) that were not
+    acknowledged: kept in the ``outbox`` for the next client or drain, or ``lost`` with
+    the process (held in memory, or refused by the outbox); a WARNING says so too.
+    ``waiting``: rows other producers left in a shared outbox for a drain (INFO only:
+    nothing of this process's is among them). ``dead_letters``: the outbox's, all of them.
     """
 
     flushed: FlushResult | None = None
     undelivered: int = 0
     lost: int = 0
+    waiting: int = 0
     dead_letters: int = 0
     outbox: str | None = None
     error: str | None = None

@@ -1,7 +1,7 @@
 """Where summaries and usage wait: in memory, in a SQLite file, or in PostgreSQL."""
 
-from ._base import Claim, Draft, Store, Stored, Usage
+from ._base import Claim, Record, Refused, Stats, Store
 from ._memory import MemoryStore
 from ._open import open_store
 
-__all__ = ["Claim", "Draft", "MemoryStore", "Store", "Stored", "Usage", "open_store"]
+__all__ = ["Claim", "MemoryStore", "Record", "Refused", "Stats", "Store", "open_store"]

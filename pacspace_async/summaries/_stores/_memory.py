@@ -6,17 +6,16 @@ token: what the parent holds stays the parent's to send.
 
 from __future__ import annotations
 
-import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from .._identity import after_fork, new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, Draft, HeldClaim, Stored, Usage
+from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats
 
 __all__ = ["MemoryStore"]
-
-log = logging.getLogger("pacspace")
 
 _Key = tuple[str, str, str, str]
 
@@ -24,6 +23,7 @@ _Key = tuple[str, str, str, str]
 class MemoryStore:
     location: str | None = None
     blocking = False
+    durable = False
 
     def __init__(self, *, max_attempts: int = 3) -> None:
         self._max_attempts = max_attempts
@@ -33,66 +33,64 @@ class MemoryStore:
     def _reset(self) -> None:
         self.scope = f"mem:{new_token()}"
         self._lock = threading.Lock()
-        self._summaries: dict[int, Stored] = {}
+        self._summaries: dict[int, Record] = {}
         self._open: dict[tuple[str, _Key], int] = {}
-        self._usage: dict[tuple[str, _Key], tuple[Decimal, float]] = {}
+        self._usage: dict[tuple[str, _Key], Record] = {}
         self._claimed: set[int] = set()
         self._slices = 0
 
     def _after_fork_in_child(self) -> None:
         self._reset()
 
-    def _new(self, key: _Key, delta: Decimal, reference: str | None, **extra: object) -> Stored:
+    def _new(self, record: Record, state: str) -> Record:
         self._slices += 1
-        item = Stored(
-            self._slices,
-            *key,
-            delta=delta,
-            reference_id=reference or reference_id(self.scope, *key, self._slices),
-            **extra,  # type: ignore[arg-type]
-        )
+        item = replace(record, id=self._slices, state=state)
+        if item.reference_id is None:
+            item.reference_id = reference_id(self.scope, *item.aggregate, item.id)
         self._summaries[item.id] = item
         return item
 
-    def put(self, draft: Draft, producer: str) -> Stored:
-        key = (draft.customer_id, draft.reason, draft.window_start, draft.window_end)
+    def put(self, summary: Record, producer: str) -> Record:
         with self._lock:
-            current = self._summaries.get(self._open.get((producer, key), 0))
+            current = self._summaries.get(self._open.get((producer, summary.aggregate), 0))
             if current is not None and current.state == OPEN:
-                current.delta, current.metadata = draft.delta, draft.metadata
-                current.queued_at, current.last_error = draft.queued_at, None
-                if draft.reference_id is not None:
-                    current.reference_id = draft.reference_id
+                current.delta, current.metadata = summary.delta, summary.metadata
+                current.queued_at, current.last_error = summary.queued_at, None
+                if summary.reference_id is not None:
+                    current.reference_id = summary.reference_id
                 return current
-            item = self._new(
-                key,
-                draft.delta,
-                draft.reference_id,
-                metadata=draft.metadata,
-                queued_at=draft.queued_at,
-                state=OPEN,
-            )
-            self._open[(producer, key)] = item.id
+            item = self._new(replace(summary, producer=producer), OPEN)
+            self._open[(producer, summary.aggregate)] = item.id
             return item
 
-    def journal(self, rows: Sequence[Usage], producer: str) -> None:
+    def journal(self, rows: Sequence[Record], producer: str) -> list[Refused]:
         with self._lock:
             for row in rows:
-                key = (producer, (row.customer_id, row.reason, row.window_start, row.window_end))
-                total, _ = self._usage.get(key, (Decimal(0), 0.0))
-                self._usage[key] = (total + row.amount, row.window_end_at)
+                key = (producer, row.aggregate)
+                held = self._usage.get(key)
+                if held is None:
+                    self._usage[key] = replace(row, producer=producer)
+                else:
+                    held.delta += row.delta
+        return []
 
     def seal(self, *, until: float, producer: str | None = None, queued: bool = False) -> int:
         sealed = 0
         with self._lock:
-            due: dict[_Key, Decimal] = {}
-            for (owner, key), (total, end_at) in list(self._usage.items()):
-                if end_at <= until or owner == producer:
-                    due[key] = due.get(key, Decimal(0)) + total
+            due: dict[_Key, Record] = {}
+            for (owner, key), row in list(self._usage.items()):
+                if row.window_end_at <= until or owner == producer:
+                    total = due.get(key)
+                    if total is None:
+                        due[key] = replace(row, metadata={})
+                    else:
+                        total.delta += row.delta
+                        if total.producer != row.producer:
+                            total.producer = None  # aggregated from several producers
                     del self._usage[(owner, key)]
-            for key, total in due.items():
-                if total != 0:
-                    self._new(key, total, None, state=PENDING)
+            for row in due.values():
+                if row.delta != 0:
+                    self._new(row, PENDING)
                     sealed += 1
             if queued:
                 for item in self._summaries.values():
@@ -116,15 +114,34 @@ class MemoryStore:
         with self._lock:
             return sum(1 for item in self._summaries.values() if item.state != DEAD)
 
-    def has_open(self, producer: str, draft: Draft) -> bool:
-        key = (draft.customer_id, draft.reason, draft.window_start, draft.window_end)
-        item = self._summaries.get(self._open.get((producer, key), 0))
+    def has_open(self, producer: str, summary: Record) -> bool:
+        item = self._summaries.get(self._open.get((producer, summary.aggregate), 0))
         return item is not None and item.state == OPEN
 
-    def usage_rows(self) -> int:
-        return len(self._usage)
+    def stats(self, producer: str | None = None) -> Stats:
+        """Everything in memory is this process's own (a child starts empty)."""
+        with self._lock:
+            live = [i for i in self._summaries.values() if i.state != DEAD]
+            usage = list(self._usage.values())
+            dead = sum(1 for i in self._summaries.values() if i.state == DEAD)
+            sending = sum(1 for i in live if i.id in self._claimed)
+        now = time.time()
+        total = sum((i.delta for i in live), Decimal(0)) + sum(
+            (row.delta for row in usage), Decimal(0)
+        )
+        return Stats(
+            usage=len(usage),
+            open=sum(1 for i in live if i.state == OPEN),
+            pending=sum(1 for i in live if i.state == PENDING),
+            sending=sending,
+            dead=dead,
+            own_usage=len(usage),
+            own_summaries=len(live),
+            own_total=total,
+            oldest_usage=_age(now, [r.window_end_at for r in usage]),
+        )
 
-    def dead_letters(self, limit: int = 100) -> list[Stored]:
+    def dead_letters(self, limit: int = 100) -> list[Record]:
         with self._lock:
             return [item for item in self._summaries.values() if item.state == DEAD][:limit]
 
@@ -141,14 +158,6 @@ class MemoryStore:
                     moved += 1
             return moved
 
-    def pending_total(self) -> tuple[int, Decimal]:
-        """How many summaries and how much usage this store holds (unsealed usage included)."""
-        with self._lock:
-            items = [i for i in self._summaries.values() if i.state != DEAD]
-            total = sum((i.delta for i in items), Decimal(0))
-            total += sum((t for t, _ in self._usage.values()), Decimal(0))
-            return len(items) + len(self._usage), total
-
     def close(self) -> None:
         pass
 
@@ -156,7 +165,7 @@ class MemoryStore:
 
     def _settle(
         self,
-        claimed: Sequence[Stored],
+        claimed: Sequence[Record],
         acked: Sequence[int],
         refused: Sequence[tuple[int, str]],
         failed: Sequence[tuple[int, str]],
@@ -180,6 +189,11 @@ class MemoryStore:
             self._claimed.difference_update(item.id for item in claimed)
         return dead
 
-    def _release(self, claimed: Sequence[Stored]) -> None:
+    def _release(self, claimed: Sequence[Record]) -> None:
         with self._lock:
             self._claimed.difference_update(item.id for item in claimed)
+
+
+def _age(now: float, window_ends: list[float]) -> float | None:
+    """Seconds since the oldest of these windows ended (0 while it is still open)."""
+    return max(0.0, now - min(window_ends)) if window_ends else None

@@ -24,7 +24,9 @@ their own migrations; ``--sql`` prints the SQL). Every failure is an
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -39,9 +41,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..._errors import OutboxError
+from ..._time import parse_iso
 from .._identity import new_token, reference_id
 from .._summary import iso
-from ._base import OPEN, Draft, HeldClaim, Stored, Usage
+from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
 
 __all__ = ["SCHEMA", "PostgresStore", "redact_url"]
 
@@ -90,12 +93,25 @@ CREATE UNIQUE INDEX IF NOT EXISTS pacspace_usage_journal
     ON pacspace_usage (owner, producer, customer_id, reason, window_start, window_end)
     WHERE producer IS NOT NULL;
 """
+LOCK_TIMEOUT = 5
+"""Seconds schema creation waits for a table lock before it gives up and tries again."""
+_CREATE_ATTEMPTS = 5
+_OBJECTS = (
+    "pacspace_meta",
+    "pacspace_summaries",
+    "pacspace_summaries_queue",
+    "pacspace_summaries_open",
+    "pacspace_usage",
+    "pacspace_usage_due",
+    "pacspace_usage_journal",
+)
+"""Every table and index of :data:`SCHEMA`."""
 _LOCK_SCHEMA = 0x70616373  # pg_advisory_xact_lock keys: "pacs"
 _LOCK_SEAL = 0x7365616C  # "seal"
 
 _COLUMNS = (
     "id, customer_id, reason, window_start, window_end, delta, reference_id, metadata,"
-    " queued_at, state, attempts, last_error, owner"
+    " queued_at, state, attempts, last_error, producer"
 )
 
 
@@ -113,6 +129,7 @@ def redact_url(url: str) -> str:
 
 class PostgresStore:
     blocking = True
+    durable = True
 
     def __init__(self, url: str, owner: str, *, max_attempts: int = 3) -> None:
         self._url = url
@@ -127,7 +144,7 @@ class PostgresStore:
 
     # -- connections --------------------------------------------------------------------
 
-    def _error(self, exc: Exception) -> OutboxError:
+    def _error(self, exc: BaseException) -> OutboxError:
         if isinstance(exc, PoolTimeout):
             what = f"no connection within {CONNECT_TIMEOUT:g} s"
             advice = "check that the database is up and reachable, then retry"
@@ -187,35 +204,56 @@ class PostgresStore:
                 yield connection
         except OutboxError:
             raise
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.Error, PoolTimeout, ValueError) as exc:  # ValueError: bad text
             raise self._error(exc) from None
 
     def ensure_ready(self) -> None:
-        """Create the tables (once, under an advisory lock) and read the scope."""
+        """Create what is missing of the schema (once, under an advisory lock) and read
+        the scope.
+
+        ``CREATE INDEX IF NOT EXISTS`` takes a share lock on its table even when the index
+        exists: run beside processes already writing there, it deadlocks with them. So
+        the catalog is asked first (no table lock), and only a missing object is created;
+        creation itself gives up waiting after :data:`LOCK_TIMEOUT` and tries again.
+        """
         if self.scope:
             return
         pool = self._pool_here() if self._pool is None else self._pool
-        try:
-            with pool.connection() as connection, connection.transaction():
-                connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
-                connection.execute(SCHEMA)
-                connection.execute(
-                    "INSERT INTO pacspace_meta (name, value) VALUES ('scope', %s)"
-                    " ON CONFLICT (name) DO NOTHING",
-                    (f"pg:{new_token()}",),
-                )
-                row = connection.execute(
-                    "SELECT value FROM pacspace_meta WHERE name = 'scope'"
-                ).fetchone()
-                assert row is not None
-                self.scope = str(row[0])
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise self._error(exc) from None
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                with pool.connection() as connection:
+                    with connection.transaction():
+                        present = _schema_present(connection)
+                    if not present:
+                        with connection.transaction():
+                            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
+                            connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'")
+                            if not _schema_present(connection):
+                                connection.execute(SCHEMA)
+                    with connection.transaction():
+                        connection.execute(
+                            "INSERT INTO pacspace_meta (name, value) VALUES ('scope', %s)"
+                            " ON CONFLICT (name) DO NOTHING",
+                            (f"pg:{new_token()}",),
+                        )
+                        row = connection.execute(
+                            "SELECT value FROM pacspace_meta WHERE name = 'scope'"
+                        ).fetchone()
+                        assert row is not None
+                        self.scope = str(row[0])
+                return
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
+                if attempt == _CREATE_ATTEMPTS - 1:
+                    raise self._error(exc) from None
+                time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise self._error(exc) from None
 
     # -- the queue ----------------------------------------------------------------------
 
-    def put(self, draft: Draft, producer: str) -> Stored:
-        key = (draft.customer_id, draft.reason, draft.window_start, draft.window_end)
+    def put(self, summary: Record, producer: str) -> Record:
+        draft = summary
+        key = draft.aggregate
         with self._tx() as db:
             row = db.execute(
                 "INSERT INTO pacspace_summaries (owner, producer, state, customer_id, reason,"
@@ -244,13 +282,46 @@ class PostgresStore:
                     "UPDATE pacspace_summaries SET reference_id = %s WHERE id = %s",
                     (reference, id_),
                 )
-        return Stored(
-            id_, *key, draft.delta, reference, draft.metadata, draft.queued_at, OPEN, 0, None
+        return Record(
+            *key,
+            draft.window_end_at,
+            draft.delta,
+            reference,
+            draft.metadata,
+            draft.queued_at,
+            id_,
+            OPEN,
+            producer=producer,
         )
 
-    def journal(self, rows: Sequence[Usage], producer: str) -> None:
+    def journal(self, rows: Sequence[Record], producer: str) -> list[Refused]:
         if not rows:
-            return
+            return []
+        try:
+            self._add_usage(rows, producer)
+            return []
+        except OutboxError as exc:
+            if not isinstance(exc.__context__, _REFUSED):
+                raise
+        # A row the database refuses must not cost the others: each on its own, and what
+        # is still refused becomes a dead letter with the database's reason.
+        refused: list[Refused] = []
+        for row in rows:
+            try:
+                self._add_usage([row], producer)
+            except OutboxError as exc:
+                if not isinstance(exc.__context__, _REFUSED):
+                    raise
+                reason = f"not journaled: {exc.__context__}"
+                try:
+                    self._bury(row, reason)
+                except OutboxError:
+                    refused.append(Refused(row, reason, buried=False))
+                else:
+                    refused.append(Refused(row, reason, buried=True))
+        return refused
+
+    def _add_usage(self, rows: Sequence[Record], producer: str) -> None:
         with self._tx() as db, db.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO pacspace_usage (owner, producer, customer_id, reason, window_start,"
@@ -258,22 +329,27 @@ class PostgresStore:
                 " ON CONFLICT (owner, producer, customer_id, reason, window_start, window_end)"
                 " WHERE producer IS NOT NULL"
                 " DO UPDATE SET amount = pacspace_usage.amount + EXCLUDED.amount",
-                [
-                    (
-                        self._owner,
-                        producer,
-                        r.customer_id,
-                        r.reason,
-                        r.window_start,
-                        r.window_end,
-                        r.window_end_at,
-                        r.amount,
-                    )
-                    for r in rows
-                ],
+                [(self._owner, producer, *r.aggregate, r.window_end_at, r.delta) for r in rows],
             )
 
-    def record_statement(self, row: Usage) -> tuple[str, tuple[Any, ...]]:
+    def _bury(self, row: Record, reason: str) -> None:
+        """A dead letter for a row the database refused: escaped so that it can be stored,
+        and with no ``referenceId``, so that it is never sent under a changed id."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO pacspace_summaries (owner, state, customer_id, reason,"
+                " window_start, window_end, delta, queued_at, last_error)"
+                " VALUES (%s, 'dead', %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    self._owner,
+                    *(storable(part) for part in row.aggregate),
+                    row.delta,
+                    iso(datetime.now(timezone.utc)),
+                    storable(reason),
+                ),
+            )
+
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
         """The one INSERT that ``meter.record`` runs in the caller's transaction."""
         return (
             "INSERT INTO pacspace_usage (owner, customer_id, reason, window_start, window_end,"
@@ -285,7 +361,7 @@ class PostgresStore:
                 row.window_start,
                 row.window_end,
                 row.window_end_at,
-                row.amount,
+                row.delta,
             ),
         )
 
@@ -309,13 +385,17 @@ class PostgresStore:
                 "    SELECT id FROM pacspace_usage WHERE owner = %(owner)s"
                 "    AND (window_end_at <= %(until)s OR producer = %(producer)s)"
                 "    FOR UPDATE SKIP LOCKED)"
-                "  RETURNING customer_id, reason, window_start, window_end, amount),"
+                "  RETURNING producer, customer_id, reason, window_start, window_end, amount),"
                 " sums AS (SELECT customer_id, reason, window_start, window_end,"
-                "  SUM(amount) AS delta FROM claimed GROUP BY 1, 2, 3, 4)"
-                " INSERT INTO pacspace_summaries (owner, state, customer_id, reason,"
+                "  SUM(amount) AS delta,"
+                # A summary is a producer's own only when that producer sealed it alone.
+                "  CASE WHEN COUNT(producer) = COUNT(*) AND MIN(producer) = MAX(producer)"
+                "   THEN MIN(producer) END AS producer"
+                "  FROM claimed GROUP BY 1, 2, 3, 4)"
+                " INSERT INTO pacspace_summaries (owner, producer, state, customer_id, reason,"
                 "  window_start, window_end, delta, queued_at)"
-                " SELECT %(owner)s, 'pending', customer_id, reason, window_start, window_end,"
-                "  delta, %(now)s FROM sums WHERE delta <> 0"
+                " SELECT %(owner)s, producer, 'pending', customer_id, reason, window_start,"
+                "  window_end, delta, %(now)s FROM sums WHERE delta <> 0"
                 " RETURNING id, customer_id, reason, window_start, window_end",
                 {"owner": self._owner, "until": until, "producer": producer, "now": now},
             ).fetchall()
@@ -334,7 +414,7 @@ class PostgresStore:
             sealed = len(rows)
             if queued:
                 sealed += db.execute(
-                    "UPDATE pacspace_summaries SET state = 'pending', producer = NULL"
+                    "UPDATE pacspace_summaries SET state = 'pending'"
                     " WHERE owner = %s AND state = 'open'",
                     (self._owner,),
                 ).rowcount
@@ -359,7 +439,20 @@ class PostgresStore:
         except psycopg.Error as exc:
             _give_back(pool, connection)
             raise self._error(exc) from None
-        items = [_stored(row) for row in rows]
+        items = [_stored(row) for row in rows if row["reference_id"]]
+        unsendable = [int(row["id"]) for row in rows if not row["reference_id"]]
+        if unsendable:  # a dead letter the store refused, moved back by hand: never sent
+            try:
+                connection.execute(
+                    "UPDATE pacspace_summaries SET state = 'dead', last_error = COALESCE("
+                    "last_error, 'no referenceId: it cannot be sent') WHERE id = ANY(%s)",
+                    (unsendable,),
+                )
+                if not items:
+                    connection.commit()
+            except psycopg.Error as exc:
+                _give_back(pool, connection)
+                raise self._error(exc) from None
         if not items:
             _give_back(pool, connection)
 
@@ -425,7 +518,8 @@ class PostgresStore:
             )
         )
 
-    def has_open(self, producer: str, draft: Draft) -> bool:
+    def has_open(self, producer: str, summary: Record) -> bool:
+        draft = summary
         return (
             self._one(
                 "SELECT 1 FROM pacspace_summaries WHERE owner = %s AND producer = %s"
@@ -443,12 +537,66 @@ class PostgresStore:
             is not None
         )
 
-    def usage_rows(self) -> int:
-        return int(
-            self._one("SELECT COUNT(*) FROM pacspace_usage WHERE owner = %s", (self._owner,))
+    def stats(self, producer: str | None = None) -> Stats:
+        """Counts and ages by state. Rows a sender holds are told by a lock that conflicts
+        with its ``FOR UPDATE`` only (``FOR KEY SHARE SKIP LOCKED``), in a transaction that
+        is rolled back: nothing changes."""
+        pool = self._pool_here()
+        try:
+            with pool.connection() as db:
+                try:
+                    by_state = {
+                        row[0]: row[1:]
+                        for row in db.execute(
+                            "SELECT state, COUNT(*), MIN(queued_at),"
+                            " COUNT(*) FILTER (WHERE producer = %s),"
+                            " COALESCE(SUM(delta) FILTER (WHERE producer = %s), 0)"
+                            " FROM pacspace_summaries WHERE owner = %s GROUP BY state",
+                            (producer, producer, self._owner),
+                        ).fetchall()
+                    }
+                    usage = db.execute(
+                        "SELECT COUNT(*), MIN(window_end_at),"
+                        " COUNT(*) FILTER (WHERE producer = %s),"
+                        " COALESCE(SUM(amount) FILTER (WHERE producer = %s), 0)"
+                        " FROM pacspace_usage WHERE owner = %s",
+                        (producer, producer, self._owner),
+                    ).fetchone()
+                    free = db.execute(
+                        "SELECT COUNT(*) FROM (SELECT id FROM pacspace_summaries"
+                        " WHERE owner = %s AND state = 'pending' FOR KEY SHARE SKIP LOCKED) AS f",
+                        (self._owner,),
+                    ).fetchone()
+                finally:
+                    db.rollback()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from None
+        assert usage is not None and free is not None
+        now = time.time()
+
+        def count(state: str) -> int:
+            return int(by_state[state][0]) if state in by_state else 0
+
+        def age(state: str) -> float | None:
+            return _since(now, by_state[state][1]) if state in by_state else None
+
+        live = [s for s in (OPEN, PENDING) if s in by_state]
+        ages = [a for a in (age(OPEN), age(PENDING)) if a is not None]
+        return Stats(
+            usage=int(usage[0]),
+            open=count(OPEN),
+            pending=count(PENDING),
+            sending=max(0, count(PENDING) - int(free[0])),
+            dead=count(DEAD),
+            own_usage=int(usage[2]),
+            own_summaries=sum(int(by_state[s][2]) for s in live),
+            own_total=Decimal(usage[3]) + sum((Decimal(by_state[s][3]) for s in live), Decimal(0)),
+            oldest_usage=None if usage[1] is None else max(0.0, now - float(usage[1])),
+            oldest_summary=max(ages) if ages else None,
+            oldest_dead=age(DEAD),
         )
 
-    def dead_letters(self, limit: int = 100) -> list[Stored]:
+    def dead_letters(self, limit: int = 100) -> list[Record]:
         with self._tx() as db:
             rows = (
                 db.cursor(row_factory=dict_row)
@@ -474,13 +622,14 @@ class PostgresStore:
             if ids is None:
                 cursor = db.execute(
                     "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = %s AND state = 'dead'",
+                    " WHERE owner = %s AND state = 'dead' AND reference_id IS NOT NULL",
                     (self._owner,),
                 )
             else:
                 cursor = db.execute(
                     "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = %s AND state = 'dead' AND id = ANY(%s)",
+                    " WHERE owner = %s AND state = 'dead' AND id = ANY(%s)"
+                    " AND reference_id IS NOT NULL",
                     (self._owner, list(ids)),
                 )
             return cursor.rowcount
@@ -492,6 +641,27 @@ class PostgresStore:
                 pool.close()
 
 
+def _schema_present(connection: psycopg.Connection[Any]) -> bool:
+    """Whether every table and index exists (a catalog read: no lock on the tables)."""
+    row = connection.execute(
+        "SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name",
+        (list(_OBJECTS),),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+_REFUSED = (psycopg.DataError, psycopg.IntegrityError, ValueError)
+"""Failures that are about one row's values (NUL in text, an encoding, a constraint), not
+about the database: they never stop the rest. ``UnicodeEncodeError`` is a ``ValueError``."""
+
+
+def _since(now: float, stamp: Any) -> float | None:
+    try:
+        return max(0.0, now - parse_iso(str(stamp)).timestamp())
+    except ValueError:
+        return None
+
+
 def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -> None:
     if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         with suppress(psycopg.Error):
@@ -499,21 +669,22 @@ def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -
     pool.putconn(connection)
 
 
-def _stored(row: dict[str, Any]) -> Stored:
-    return Stored(
-        int(row["id"]),
+def _stored(row: dict[str, Any]) -> Record:
+    return Record(
         row["customer_id"],
         row["reason"],
         row["window_start"],
         row["window_end"],
+        0.0,
         Decimal(row["delta"]),
-        row["reference_id"] or "",
+        row["reference_id"] or None,
         dict(row["metadata"] or {}),
         row["queued_at"],
+        int(row["id"]),
         row["state"],
         int(row["attempts"]),
         row["last_error"],
-        row["owner"],
+        row["producer"],
     )
 
 

@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 
 from ... import _json
 from ..._errors import OutboxError
+from ..._time import parse_iso
 from .._identity import new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, Draft, HeldClaim, Stored, Usage
+from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
 
 __all__ = ["SQLiteStore", "outbox_error"]
 
@@ -90,7 +91,7 @@ _HINTS = (
 )
 
 
-def outbox_error(path: str, exc: sqlite3.Error) -> OutboxError:
+def outbox_error(path: str, exc: sqlite3.Error | ValueError) -> OutboxError:
     """The ``OutboxError`` for a ``sqlite3`` failure: which file, what happened, what to do."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
@@ -104,7 +105,7 @@ def outbox_error(path: str, exc: sqlite3.Error) -> OutboxError:
     )
 
 
-def _row(row: sqlite3.Row) -> Stored:
+def _row(row: sqlite3.Row) -> Record:
     """A summary row; raises ``ValueError`` when it cannot be read."""
     try:
         delta = Decimal(row["delta"])
@@ -121,26 +122,28 @@ def _row(row: sqlite3.Row) -> Stored:
     return _stored(row, delta, metadata)
 
 
-def _stored(row: sqlite3.Row, delta: Decimal, metadata: dict[str, Any]) -> Stored:
-    return Stored(
-        row["id"],
+def _stored(row: sqlite3.Row, delta: Decimal, metadata: dict[str, Any]) -> Record:
+    return Record(
         row["customer_id"],
         row["reason"],
         row["window_start"],
         row["window_end"],
+        0.0,
         delta,
-        row["reference_id"] or "",
+        row["reference_id"] or None,
         metadata,
         row["queued_at"],
+        row["id"],
         row["state"],
         row["attempts"],
         row["last_error"],
-        row["owner"],
+        row["producer"],
     )
 
 
 class SQLiteStore:
     blocking = True
+    durable = True
 
     def __init__(self, path: str, owner: str, *, max_attempts: int = 3) -> None:
         self.location: str | None = path
@@ -231,7 +234,7 @@ class SQLiteStore:
                         with suppress(sqlite3.Error):
                             db.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, ValueError) as exc:  # ValueError: text it cannot encode
                 raise outbox_error(self._path, exc) from None
 
     def _read(self, call: Callable[[sqlite3.Connection], T]) -> T:
@@ -243,9 +246,10 @@ class SQLiteStore:
 
     # -- the queue ----------------------------------------------------------------------
 
-    def put(self, draft: Draft, producer: str) -> Stored:
+    def put(self, summary: Record, producer: str) -> Record:
+        draft = summary
         metadata = _json.dumps(draft.metadata)
-        key = (draft.customer_id, draft.reason, draft.window_start, draft.window_end)
+        key = draft.aggregate
         with self._write() as db:
             row = db.execute(
                 "SELECT id, reference_id FROM pacspace_summaries WHERE owner = ? AND producer = ?"
@@ -273,59 +277,99 @@ class SQLiteStore:
                 db.execute(
                     "UPDATE pacspace_summaries SET reference_id = ? WHERE id = ?", (reference, id_)
                 )
-        return Stored(
-            id_, *key, draft.delta, reference, draft.metadata, draft.queued_at, OPEN, 0, None
+        return Record(
+            *key,
+            draft.window_end_at,
+            draft.delta,
+            reference,
+            draft.metadata,
+            draft.queued_at,
+            id_,
+            OPEN,
+            producer=producer,
         )
 
-    def journal(self, rows: Sequence[Usage], producer: str) -> None:
+    def journal(self, rows: Sequence[Record], producer: str) -> list[Refused]:
         if not rows:
-            return
-        with self._write() as db:
-            for row in rows:
-                key = (row.customer_id, row.reason, row.window_start, row.window_end)
-                found = db.execute(
-                    "SELECT id, amount FROM pacspace_usage WHERE owner = ? AND producer = ?"
-                    " AND customer_id = ? AND reason = ? AND window_start = ? AND window_end = ?",
-                    (self._owner, producer, *key),
-                ).fetchone()
-                if found is None:
-                    db.execute(
-                        "INSERT INTO pacspace_usage (owner, producer, customer_id, reason,"
-                        " window_start, window_end, window_end_at, amount)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (self._owner, producer, *key, row.window_end_at, str(row.amount)),
-                    )
-                else:  # this producer's own row: nobody else writes it
-                    total = _decimal(found["amount"]) + row.amount
-                    db.execute(
-                        "UPDATE pacspace_usage SET amount = ? WHERE id = ?",
-                        (str(total), found["id"]),
-                    )
+            return []
+        try:
+            with self._write() as db:
+                for row in rows:
+                    self._add_usage(db, row, producer)
+            return []
+        except OutboxError as exc:
+            if not isinstance(exc.__context__, _REFUSED):
+                raise
+        # A row the file refuses must not cost the others: each on its own, and what is
+        # still refused becomes a dead letter with SQLite's reason.
+        refused: list[Refused] = []
+        for row in rows:
+            try:
+                with self._write() as db:
+                    self._add_usage(db, row, producer)
+            except OutboxError as exc:
+                if not isinstance(exc.__context__, _REFUSED):
+                    raise
+                reason = f"not journaled: {exc.__context__}"
+                try:
+                    with self._write() as db:
+                        self._insert(db, _escaped(row), str(row.delta), DEAD, reason, None)
+                except OutboxError:
+                    refused.append(Refused(row, reason, buried=False))
+                else:
+                    refused.append(Refused(row, reason, buried=True))
+        return refused
+
+    def _add_usage(self, db: sqlite3.Connection, row: Record, producer: str) -> None:
+        key = row.aggregate
+        found = db.execute(
+            "SELECT id, amount FROM pacspace_usage WHERE owner = ? AND producer = ?"
+            " AND customer_id = ? AND reason = ? AND window_start = ? AND window_end = ?",
+            (self._owner, producer, *key),
+        ).fetchone()
+        if found is None:
+            db.execute(
+                "INSERT INTO pacspace_usage (owner, producer, customer_id, reason,"
+                " window_start, window_end, window_end_at, amount)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self._owner, producer, *key, row.window_end_at, str(row.delta)),
+            )
+        else:  # this producer's own row: nobody else writes it
+            total = _decimal(found["amount"]) + row.delta
+            db.execute(
+                "UPDATE pacspace_usage SET amount = ? WHERE id = ?", (str(total), found["id"])
+            )
 
     def seal(self, *, until: float, producer: str | None = None, queued: bool = False) -> int:
         with self._write() as db:
             rows = db.execute(
-                "SELECT id, customer_id, reason, window_start, window_end, amount"
+                "SELECT id, producer, customer_id, reason, window_start, window_end, amount"
                 " FROM pacspace_usage WHERE owner = ? AND (window_end_at <= ? OR producer = ?)"
                 " ORDER BY id",
                 (self._owner, until, producer),
             ).fetchall()
-            totals: dict[tuple[str, str, str, str], Decimal] = {}
+            totals: dict[tuple[str, str, str, str], tuple[Decimal, str | None]] = {}
             for row in rows:
                 key = (row["customer_id"], row["reason"], row["window_start"], row["window_end"])
                 try:
-                    totals[key] = totals.get(key, Decimal(0)) + _decimal(row["amount"])
+                    amount = _decimal(row["amount"])
                 except ValueError as exc:
-                    self._insert(db, key, str(row["amount"]), DEAD, f"unreadable usage row: {exc}")
+                    bad = Record(*key, 0.0, Decimal(0))
+                    error = f"unreadable usage row: {exc}"
+                    self._insert(db, bad, str(row["amount"]), DEAD, error, None)
+                    continue
+                total, by = totals.get(key, (Decimal(0), row["producer"]))
+                # A summary is a producer's own only when that producer sealed it alone.
+                totals[key] = (total + amount, by if by == row["producer"] else None)
             sealed = 0
-            for key, total in totals.items():
+            for key, (total, by) in totals.items():
                 if total != 0:
-                    self._insert(db, key, str(total), PENDING, None)
+                    self._insert(db, Record(*key, 0.0, total), str(total), PENDING, None, by)
                     sealed += 1
             db.executemany("DELETE FROM pacspace_usage WHERE id = ?", [(r["id"],) for r in rows])
             if queued:
                 sealed += db.execute(
-                    "UPDATE pacspace_summaries SET state = 'pending', producer = NULL"
+                    "UPDATE pacspace_summaries SET state = 'pending'"
                     " WHERE owner = ? AND state = 'open'",
                     (self._owner,),
                 ).rowcount
@@ -334,26 +378,30 @@ class SQLiteStore:
     def _insert(
         self,
         db: sqlite3.Connection,
-        key: tuple[str, str, str, str],
+        row: Record,
         delta: str,
         state: str,
         error: str | None,
+        producer: str | None,
     ) -> None:
+        """A sealed summary, or a dead letter (one the file refused gets no ``referenceId``:
+        it can never be sent)."""
         cursor = db.execute(
-            "INSERT INTO pacspace_summaries (owner, state, customer_id, reason, window_start,"
-            " window_end, delta, last_error, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
-            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            (self._owner, state, *key, delta, error),
+            "INSERT INTO pacspace_summaries (owner, producer, state, customer_id, reason,"
+            " window_start, window_end, delta, last_error, queued_at) VALUES (?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            (self._owner, producer, state, *row.aggregate, delta, error),
         )
-        id_ = int(cursor.lastrowid or 0)
-        db.execute(
-            "UPDATE pacspace_summaries SET reference_id = ? WHERE id = ?",
-            (reference_id(self.scope, *key, id_), id_),
-        )
+        if error is None or not error.startswith("not journaled"):
+            id_ = int(cursor.lastrowid or 0)
+            db.execute(
+                "UPDATE pacspace_summaries SET reference_id = ? WHERE id = ?",
+                (reference_id(self.scope, *row.aggregate, id_), id_),
+            )
 
     def claim(self, limit: int, after: int = 0) -> HeldClaim:
         now, pid = time.time(), os.getpid()
-        items: list[Stored] = []
+        items: list[Record] = []
         with self._write() as db:
             rows = db.execute(
                 "SELECT * FROM pacspace_summaries WHERE owner = ? AND state = 'pending'"
@@ -390,7 +438,7 @@ class SQLiteStore:
 
     def _settle(
         self,
-        claimed: Sequence[Stored],
+        claimed: Sequence[Record],
         acked: Sequence[int],
         refused: Sequence[tuple[int, str]],
         failed: Sequence[tuple[int, str]],
@@ -416,13 +464,13 @@ class SQLiteStore:
             ]
         return dead
 
-    def _unlease(self, db: sqlite3.Connection, claimed: Sequence[Stored]) -> None:
+    def _unlease(self, db: sqlite3.Connection, claimed: Sequence[Record]) -> None:
         db.executemany(
             "UPDATE pacspace_summaries SET lease_until = 0, lease_pid = 0 WHERE id = ?",
             [(item.id,) for item in claimed],
         )
 
-    def _release(self, claimed: Sequence[Stored]) -> None:
+    def _release(self, claimed: Sequence[Record]) -> None:
         with self._write() as db:
             self._unlease(db, claimed)
 
@@ -439,7 +487,8 @@ class SQLiteStore:
             )
         )
 
-    def has_open(self, producer: str, draft: Draft) -> bool:
+    def has_open(self, producer: str, summary: Record) -> bool:
+        draft = summary
         return self._read(
             lambda db: (
                 db.execute(
@@ -459,16 +508,31 @@ class SQLiteStore:
             )
         )
 
-    def usage_rows(self) -> int:
-        return int(
-            self._read(
-                lambda db: db.execute(
-                    "SELECT COUNT(*) FROM pacspace_usage WHERE owner = ?", (self._owner,)
-                ).fetchone()[0]
-            )
-        )
+    def stats(self, producer: str | None = None) -> Stats:
+        def read(db: sqlite3.Connection) -> Stats:
+            summaries = db.execute(
+                "SELECT state, COUNT(*) AS n, MIN(queued_at) AS oldest,"
+                " SUM(lease_until > ? AND lease_pid != 0) AS sending,"
+                " SUM(producer IS ?) AS own FROM pacspace_summaries WHERE owner = ?"
+                " GROUP BY state",
+                (time.time(), producer, self._owner),
+            ).fetchall()
+            usage = db.execute(
+                "SELECT COUNT(*) AS n, MIN(window_end_at) AS oldest, SUM(producer IS ?) AS own"
+                " FROM pacspace_usage WHERE owner = ?",
+                (producer, self._owner),
+            ).fetchone()
+            own_amounts = db.execute(
+                "SELECT delta FROM pacspace_summaries WHERE owner = ? AND producer IS ?"
+                " AND state != 'dead' UNION ALL SELECT amount FROM pacspace_usage"
+                " WHERE owner = ? AND producer IS ?",
+                (self._owner, producer, self._owner, producer),
+            ).fetchall()
+            return _stats(summaries, usage, own_amounts, producer)
 
-    def dead_letters(self, limit: int = 100) -> list[Stored]:
+        return self._read(read)
+
+    def dead_letters(self, limit: int = 100) -> list[Record]:
         rows = self._read(
             lambda db: db.execute(
                 "SELECT * FROM pacspace_summaries WHERE owner = ? AND state = 'dead'"
@@ -493,13 +557,14 @@ class SQLiteStore:
             if ids is None:
                 return db.execute(
                     "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = ? AND state = 'dead'",
+                    " WHERE owner = ? AND state = 'dead' AND reference_id IS NOT NULL",
                     (self._owner,),
                 ).rowcount
             return sum(
                 db.execute(
                     "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = ? AND state = 'dead' AND id = ?",
+                    " WHERE owner = ? AND state = 'dead' AND id = ?"
+                    " AND reference_id IS NOT NULL",
                     (self._owner, id_),
                 ).rowcount
                 for id_ in ids
@@ -510,6 +575,22 @@ class SQLiteStore:
             db, self._db = self._db, None
             if db is not None and self._pid == os.getpid():
                 db.close()
+
+
+_REFUSED = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError)
+"""Failures that are about one row's values, not about the file: they never stop the rest."""
+
+
+def _escaped(row: Record) -> Record:
+    """A refused row as a dead letter can hold it."""
+    return Record(
+        storable(row.customer_id),
+        storable(row.reason),
+        storable(row.window_start),
+        storable(row.window_end),
+        row.window_end_at,
+        row.delta,
+    )
 
 
 _INHERITED: list[Any] = []
@@ -526,6 +607,53 @@ def _decimal(text: Any) -> Decimal:
     return value
 
 
+def _stats(
+    summaries: list[sqlite3.Row],
+    usage: sqlite3.Row,
+    own_amounts: list[sqlite3.Row],
+    producer: str | None,
+) -> Stats:
+    now = time.time()
+    by_state = {row["state"]: row for row in summaries}
+
+    def count(state: str) -> int:
+        row = by_state.get(state)
+        return int(row["n"]) if row is not None else 0
+
+    def age(state: str) -> float | None:
+        row = by_state.get(state)
+        return _since(now, row["oldest"]) if row is not None else None
+
+    own_total = Decimal(0)
+    for (amount,) in own_amounts:
+        with suppress(ValueError):
+            own_total += _decimal(amount)
+    ages = [a for a in (age(OPEN), age(PENDING)) if a is not None]
+    return Stats(
+        usage=int(usage["n"]),
+        open=count(OPEN),
+        pending=count(PENDING),
+        sending=int(by_state[PENDING]["sending"] or 0) if PENDING in by_state else 0,
+        dead=count(DEAD),
+        own_usage=int(usage["own"] or 0) if producer is not None else 0,
+        own_summaries=sum(int(r["own"] or 0) for s, r in by_state.items() if s != DEAD)
+        if producer is not None
+        else 0,
+        own_total=own_total if producer is not None else Decimal(0),
+        oldest_usage=max(0.0, now - usage["oldest"]) if usage["oldest"] is not None else None,
+        oldest_summary=max(ages) if ages else None,
+        oldest_dead=age(DEAD),
+    )
+
+
+def _since(now: float, stamp: Any) -> float | None:
+    """Seconds since an ISO-8601 ``queued_at`` (``None`` when it cannot be read)."""
+    try:
+        return max(0.0, now - parse_iso(str(stamp)).timestamp())
+    except ValueError:
+        return None
+
+
 def _alive(pid: int) -> bool:
     """Whether a process holding a lease still runs (an outbox file is on one host)."""
     if pid <= 0:
@@ -539,7 +667,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _loose(row: sqlite3.Row) -> Stored:
+def _loose(row: sqlite3.Row) -> Record:
     """A dead letter as far as it can be read (listing must not fail on the rows it lists)."""
     try:
         return _row(row)
