@@ -231,6 +231,11 @@ class PacSpace:
         ``CLIENT_CLOSED`` with ``reason`` as its message."""
         return await self.aclose(reason)
 
+    def _bind_loop(self) -> None:
+        """``pacspace_sync``: this client lives on the running loop (the loop thread), though
+        it was built in another thread."""
+        self._summaries.home_loop = running_loop()
+
     def _on_fork_child(self, revive: Callable[[], object]) -> None:
         """``pacspace_sync``: how a forked child brings a client back for its meters."""
         self._summaries.revive = revive

@@ -21,11 +21,21 @@ every time.
 from __future__ import annotations
 
 import asyncio
+
+# What the loop thread would otherwise import on first use, imported here, by the thread
+# that imports this module: a fork (gunicorn --preload, Celery, multiprocessing) landing
+# while the loop thread is mid-import would leave the child a half-initialised module
+# (and, under gevent, an import lock held by a thread that does not exist there).
+import concurrent.futures.thread  # noqa: F401  asyncio's default executor (getaddrinfo)
+import encodings.idna  # noqa: F401  host names, encoded on a connection's first use
 import os
 import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+import anyio._backends._asyncio  # noqa: F401  anyio loads its backend on its first call
+import httpcore._backends.anyio  # noqa: F401  httpcore loads its backend on a first connection
 
 __all__ = ["POLL", "LoopClosed", "LoopThread", "loop_thread"]
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
 from pacspace_async import PacSpaceError
+from pacspace_async.summaries import after_fork
 from pacspace_async.types import CloseReport
 
 from ._loop import LoopClosed, loop_thread
@@ -29,19 +30,30 @@ class Runtime:
     def __init__(self, factory: Callable[[], AsyncPacSpace]) -> None:
         self._factory = factory
         self._lock = threading.Lock()
+        after_fork(self)
         self._generation = loop_thread.acquire()
         self._client: AsyncPacSpace | None = self._build()
         self.closed = False
         self.close_reason: str | None = None
         """What ``close(reason)`` gave: the message of every later call's error."""
 
+    def _after_fork_in_child(self) -> None:
+        # A fork while another thread held the lock must not leave it held here.
+        self._lock = threading.Lock()
+
     def _build(self) -> AsyncPacSpace:
-        """Build the async client on the loop thread, so it knows its loop from the start."""
+        """Build the async client in the caller's thread, then tell it its loop.
 
-        async def build() -> AsyncPacSpace:
-            return self._factory()
+        Built here, not on the loop thread, so that whatever it imports on first use (an
+        HTTP backend, an outbox's driver) is imported before the loop thread runs: a fork
+        (gunicorn ``--preload``, Celery, multiprocessing) that lands while the loop
+        thread is mid-import leaves the child a half-initialised module."""
+        client = self._factory()
 
-        client = loop_thread.run(build())
+        async def settle() -> None:
+            client._bind_loop()
+
+        loop_thread.run(settle())
         # A meter's first add in a forked child calls this: the child gets its own client.
         client._on_fork_child(self.client)
         return client

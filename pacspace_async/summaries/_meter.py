@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from .. import _validate as check
 from .._errors import PacSpaceError, ValidationError
 from ._identity import after_fork
+from ._record import execute
 from ._stores import Record
 from ._summary import iso
 
@@ -57,6 +58,9 @@ def parse_window(window: str) -> int:
 
 class _Sink(Protocol):
     """What a meter reports to (the summary queue)."""
+
+    @property
+    def location(self) -> str | None: ...
 
     def meter_forked(self) -> None: ...
     def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]: ...
@@ -245,24 +249,14 @@ class Meter:
         index = int(self._clock() // self._size)
         usage = self._usage((index, customer_id, reason or self._reason), value)
         sql, params = sink.record_statement(usage)
-        if _is_async(connection):
-
-            async def run() -> None:
-                await sink.ready_for_record()
-                await connection.execute(sql, params)
-
-            return run()
-        sink.ready_for_record_blocking()
-        connection.execute(sql, params)
-        return None
-
-
-def _is_async(connection: Any) -> bool:
-    try:
-        from psycopg import AsyncConnection
-    except ImportError:  # pragma: no cover - record() already needed psycopg for its store
-        return False
-    return isinstance(connection, AsyncConnection)
+        return execute(
+            connection,
+            sql,
+            params,
+            ready=sink.ready_for_record_blocking,
+            aready=sink.ready_for_record,
+            location=sink.location,
+        )
 
 
 def _amount(amount: Any) -> Decimal:

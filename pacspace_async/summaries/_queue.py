@@ -92,6 +92,7 @@ class SummaryQueue:
         self._closed = False
 
     def _after_fork_in_child(self) -> None:
+        self._room = threading.Condition()
         self._reset_process_state()
         self._scheduler.after_fork()
 
@@ -235,6 +236,10 @@ class SummaryQueue:
             await run_io(self.store, _seal, self.store, now - self._grace, None, False)
 
     # Meter.record support (PostgreSQL outbox only).
+
+    @property
+    def location(self) -> str | None:
+        return self.store.location
 
     def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
         statement = getattr(self.store, "record_statement", None)

@@ -42,7 +42,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..._errors import OutboxError
 from ..._time import parse_iso
-from .._identity import new_token, reference_id
+from .._identity import after_fork, new_token, reference_id
 from .._summary import iso
 from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
 
@@ -137,10 +137,16 @@ class PostgresStore:
         self._owner = owner
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
+        after_fork(self)
         self._pool: ConnectionPool[Any] | None = None
         self._pid = 0
         self._connections: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self.scope = ""
+
+    def _after_fork_in_child(self) -> None:
+        # A fork while another thread held the lock must not leave it held here; the
+        # inherited pool is disarmed on first use (see _forget_inherited).
+        self._lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
 

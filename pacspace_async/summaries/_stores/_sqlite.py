@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from ... import _json
 from ..._errors import OutboxError
 from ..._time import parse_iso
-from .._identity import new_token, reference_id
+from .._identity import after_fork, new_token, reference_id
 from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
 
 __all__ = ["SQLiteStore", "outbox_error"]
@@ -151,10 +151,16 @@ class SQLiteStore:
         self._owner = owner
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
+        after_fork(self)
         self._db: sqlite3.Connection | None = None
         self._pid = 0
         self.scope = ""
         self._connect()
+
+    def _after_fork_in_child(self) -> None:
+        # A fork while another thread held the lock (a journal in a worker thread) must
+        # not leave it held here; the connection is replaced on first use (see _connect).
+        self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
 
