@@ -25,11 +25,13 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import weakref
 from typing import Protocol
 
 __all__ = [
     "after_fork",
+    "hold_across_fork",
     "new_token",
     "owner_of",
     "reference_id",
@@ -81,10 +83,39 @@ def after_fork(obj: _ForkAware) -> None:
     _FORK_AWARE.add(obj)
 
 
+class _Held(Protocol):
+    @property
+    def fork_lock(self) -> threading.Lock: ...
+
+
+_HELD: weakref.WeakSet[_Held] = weakref.WeakSet()
+_holding: list[threading.Lock] = []
+
+
+def hold_across_fork(obj: _Held) -> None:
+    """Fork only while nobody holds ``obj.fork_lock``: a fork waits for the transaction
+    under way to finish, so a child never inherits one half done (SQLite would then
+    answer every new connection of the child "database is locked", for ever)."""
+    _HELD.add(obj)
+
+
+def _before() -> None:
+    for obj in list(_HELD):
+        lock = obj.fork_lock
+        lock.acquire()
+        _holding.append(lock)
+
+
+def _in_parent() -> None:
+    while _holding:
+        _holding.pop().release()
+
+
 def _in_child() -> None:
+    _holding.clear()  # the child's objects get new locks below
     for obj in list(_FORK_AWARE):
         obj._after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_in_child)
+    os.register_at_fork(before=_before, after_in_parent=_in_parent, after_in_child=_in_child)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from ... import _json
 from ..._errors import OutboxError
 from ..._time import parse_iso
-from .._identity import after_fork, new_token, reference_id
+from .._identity import after_fork, hold_across_fork, new_token, reference_id
 from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
 
 __all__ = ["SQLiteStore", "outbox_error"]
@@ -152,10 +152,16 @@ class SQLiteStore:
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
         after_fork(self)
+        hold_across_fork(self)
         self._db: sqlite3.Connection | None = None
         self._pid = 0
         self.scope = ""
         self._connect()
+
+    @property
+    def fork_lock(self) -> threading.Lock:
+        """Held by every transaction: a fork waits for the one under way."""
+        return self._lock
 
     def _after_fork_in_child(self) -> None:
         # A fork while another thread held the lock (a journal in a worker thread) must
