@@ -5,6 +5,7 @@ outbox). Every request is answered, and the ledger holds exactly what the app me
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import urllib.request
@@ -83,7 +84,7 @@ def test_preload_forks_a_busy_client_and_the_ledger_is_exact(
         try:
             server.wait_ready()
             with ThreadPoolExecutor(8) as pool:
-                for customer, amount in pool.map(lambda n: hit(server, n), range(REQUESTS)):
+                for customer, amount in pool.map(functools.partial(hit, server), range(REQUESTS)):
                     expected[customer] = expected.get(customer, Decimal(0)) + amount
         finally:
             printed = server.stop(signal.SIGTERM)
