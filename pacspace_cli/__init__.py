@@ -66,20 +66,44 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--api-key", help="default: PACSPACE_API_KEY")
             command.add_argument("--base-url", help="default: PACSPACE_API_BASE_URL, else by key")
 
-    drain = commands.add_parser("drain", help="send a summary outbox's sealed usage")
+    drain = commands.add_parser(
+        "drain",
+        help="send a summary outbox's sealed usage",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Seal the whole fleet's ended windows and send one summary per customer, "
+        "reason and window, in batches of 100, paced by the service: as fast as its "
+        "X-RateLimit headers allow (a tenth of the limit left unused), 10 requests a "
+        "minute when it sends none; a 429 or CADENCE_LIMIT waits as long as it asks.",
+    )
     outbox_arguments(drain)
     drain.add_argument("--once", action="store_true", help="drain what is sealed, then exit")
-    drain.add_argument("--interval", type=float, default=5.0, metavar="SECONDS")
-    drain.add_argument("--max-requests-per-minute", type=int, default=10, metavar="N")
+    drain.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between rounds while running",
+    )
+    drain.add_argument(
+        "--max-requests-per-minute",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a cap on the pace (default: none; the service's headers set it, else 10)",
+    )
 
     box = commands.add_parser("outbox", help="summary outbox tools")
     box_commands = box.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
     init = box_commands.add_parser("init", help="create a PostgreSQL outbox's tables")
     outbox_arguments(init, key=False)
     init.add_argument("--sql", action="store_true", help="print the SQL instead")
-    listing = box_commands.add_parser("list", help="show the queue and the dead letters")
+    listing = box_commands.add_parser(
+        "list",
+        help="show what the outbox holds, by state (read only)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     outbox_arguments(listing)
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="dead letters shown")
     retry = box_commands.add_parser("retry", help="move dead letters back to the queue")
     outbox_arguments(retry)
     retry.add_argument("--id", type=int, action="append", metavar="N", help="default: all")

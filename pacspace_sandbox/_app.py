@@ -55,7 +55,9 @@ def failure(error: LedgerError) -> JSON:
 
 
 class _Buckets:
-    """A token bucket per API key: ``rate`` requests a second, bursts of ``rate``."""
+    """A token bucket per API key: ``rate`` requests a second, bursts of ``rate``. Every
+    answer says where the bucket stands (``X-RateLimit-Limit``: its size;
+    ``-Remaining``: whole requests left; ``-Reset``: seconds until it is full again)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
@@ -63,17 +65,24 @@ class _Buckets:
         self._state: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float:
-        """0 when allowed, else the seconds until a token is free."""
+    def take(self, key: str) -> tuple[float, dict[str, str]]:
+        """0 when allowed, else the seconds until a token is free; and the headers."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._state.get(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            wait = 0.0
             if tokens >= 1:
-                self._state[key] = (tokens - 1, now)
-                return 0.0
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / self.rate
             self._state[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+        headers = {
+            "X-RateLimit-Limit": str(int(self.capacity)),
+            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Reset": f"{(self.capacity - tokens) / self.rate:.3f}",
+        }
+        return wait, headers
 
 
 async def _body(request: Request) -> Any:
@@ -105,13 +114,14 @@ def create_app(ledger: Ledger) -> Starlette:
 
     def guarded(handler: Handler, *, key: bool = True) -> Handler:
         async def endpoint(request: Request) -> Response:
+            limits: dict[str, str] = {}
             try:
                 if key:
                     api_key = request.headers.get("x-api-key")
                     if not ledger.knows_key(api_key):
                         raise LedgerError(401, "INVALID_API_KEY", "Invalid or missing API key.")
                     if buckets is not None and api_key is not None:
-                        wait = buckets.take(api_key)
+                        wait, limits = buckets.take(api_key)
                         if wait:
                             seconds = max(1, math.ceil(wait))
                             raise LedgerError(
@@ -121,22 +131,24 @@ def create_app(ledger: Ledger) -> Starlette:
                                 headers={"Retry-After": str(seconds)},
                                 retryAfterSeconds=seconds,
                             )
-                return await handler(request)
+                response = await handler(request)
             except LedgerError as error:
-                return failure(error)
+                response = failure(error)
             except (ValueError, ArithmeticError, RecursionError, UnicodeError) as exc:
                 # Input no rule above foresaw (an edge-of-range date, a huge number, a lone
                 # surrogate...): still the client's request at fault, still the envelope.
-                return failure(
+                response = failure(
                     LedgerError(
                         400, "VALIDATION_ERROR", f"Malformed request ({type(exc).__name__})."
                     )
                 )
             except Exception:
                 log.exception("sandbox: %s %s failed", request.method, request.url.path)
-                return failure(
+                response = failure(
                     LedgerError(500, "INTERNAL_ERROR", "The sandbox failed on this request.")
                 )
+            response.headers.update(limits)
+            return response
 
         return endpoint
 

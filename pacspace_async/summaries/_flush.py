@@ -1,9 +1,9 @@
 """Delivering pending summaries: batches, pacing, the cadence limit, and settling.
 
 One flush walks the store's pending summaries once, in id order, a batch of at most
-``maxDeltasPerRequest`` at a time, at most ``maxRequestsPerMinute`` requests a minute,
-through the batch endpoint with the official client's metadata. A ``CADENCE_LIMIT`` is
-waited out (up to :data:`CADENCE_RETRIES` times a batch). Only the service's answer
+``maxDeltasPerRequest`` at a time, through the batch endpoint with the official client's
+metadata, paced by what the service says (:mod:`._pace`). A 429 or a ``CADENCE_LIMIT``
+is waited out (up to :data:`CADENCE_RETRIES` times a batch). Only the service's answer
 removes a summary: acknowledged ones leave the store; refused ones count an attempt (and
 move to the dead letters at ``maxAttempts``); a request that got no answer, or an answer
 that is not about the summaries (401, 5xx...), stops the flush and leaves them pending.
@@ -22,10 +22,11 @@ from typing import Any, TypeVar
 from anyio import sleep, to_thread
 
 from .. import _json
-from .._errors import CadenceLimitError, PacSpaceError, ValidationError
+from .._errors import PacSpaceError, RateLimitError, ValidationError
 from .._telemetry import telemetry
 from .._time import parse_iso
 from ..types import BatchResult, FlushResult
+from ._pace import Pacer
 from ._settings import SubmissionOptions
 from ._stores import Claim, Record, Store
 from ._summary import iso
@@ -50,7 +51,7 @@ class Flusher:
     def __init__(self, options: SubmissionOptions, store: Store) -> None:
         self._options = options
         self._store = store
-        self._last_request = 0.0
+        self.pacer = Pacer(options.max_per_minute if options.pace_capped else None)
 
     async def deliver(self, submit: Submit, max_items: int | None) -> FlushResult:
         started = _now_iso()
@@ -146,23 +147,23 @@ class Flusher:
         self, submit: Submit, payload: list[dict[str, Any]], key: str
     ) -> tuple[BatchResult, int]:
         for attempt in range(CADENCE_RETRIES + 1):
-            await self._pace()
+            wait = self.pacer.wait()
+            if wait > 0:
+                await sleep(wait)
             try:
-                return await submit(payload, key), attempt + 1
-            except CadenceLimitError as exc:
+                result = await submit(payload, key)
+            except RateLimitError as exc:  # a CADENCE_LIMIT, or a 429 past the retries
+                self.pacer.answered(None)
                 if attempt == CADENCE_RETRIES:
                     raise
                 wait = exc.retry_after if exc.retry_after is not None else 60.0
-                log.info("summary cadence limit: waiting %.1fs", wait)
+                log.info("summary delivery: %s; waiting %.1fs", exc.code, wait)
                 await sleep(wait)
+                continue
+            raw = result.raw_response
+            self.pacer.answered(raw.headers if raw is not None else None)
+            return result, attempt + 1
         raise AssertionError("unreachable")
-
-    async def _pace(self) -> None:
-        interval = 60.0 / self._options.max_per_minute
-        wait = self._last_request + interval - time.monotonic()
-        if wait > 0 and self._last_request:
-            await sleep(wait)
-        self._last_request = time.monotonic()
 
 
 class _Outcome:

@@ -357,9 +357,11 @@ class SummaryQueue:
             self.store.close()
 
     def _keep(self) -> None:
-        """Journal meters and seal this producer's open windows into the store, no sending."""
-        self.journal()
-        _seal(self.store, self._clock(), self.producer, False)
+        """Journal meters and seal this producer's open windows into the store, no sending
+        (and, with no meter, touch nothing: ``pacspace outbox list`` closes this way)."""
+        if self._meters:
+            self.journal()
+            _seal(self.store, 0.0, self.producer, False)
 
     def _report(self, flushed: FlushResult | None, error: str | None) -> CloseReport:
         """What happened to this process's usage, told as it is: what is lost (WARNING),
@@ -442,21 +444,34 @@ class SummaryQueue:
         return await run_io(self.store, self.store.retry_dead, ids)
 
     def state(self) -> QueueState:
+        """Where the queue stands (read only: nothing is journaled, sealed or sent)."""
         next_flush = None
         if self.is_running and self._scheduler.next_flush is not None:
             next_flush = iso(datetime.fromtimestamp(self._scheduler.next_flush, timezone.utc))
+        stats = self.store.stats(self.producer)
+        pacer = self._flusher.pacer
         return QueueState.model_validate(
             {
                 "profile": self.options.profile,
                 "cadenceMs": self.options.cadence_ms,
                 "enterprise": self.options.enterprise,
-                "queuedCount": self.store.count(),
+                "queuedCount": stats.open + stats.pending,
                 "isRunning": self.is_running,
                 "nextFlushAt": next_flush,
                 "maxQueued": self.options.max_queued,
                 "dropped": self.dropped,
-                "deadLetters": self.store.dead_count(),
+                "deadLetters": stats.dead,
                 "outbox": self.store.location,
+                "usageRows": stats.usage,
+                "openCount": stats.open,
+                "pendingCount": stats.pending,
+                "sendingCount": stats.sending,
+                "oldestUsageSeconds": stats.oldest_usage,
+                "oldestSummarySeconds": stats.oldest_summary,
+                "oldestDeadSeconds": stats.oldest_dead,
+                "requestsPerMinute": pacer.per_minute,
+                "pacedByService": pacer.told_by_service,
+                "maxDeltasPerRequest": self.options.max_per_request,
             }
         )
 

@@ -102,6 +102,9 @@ class SubmissionOptions:
             )
         self.max_per_request = _int(options, "maxDeltasPerRequest", 100, 1, 100)
         self.max_per_minute = _int(options, "maxRequestsPerMinute", 10, 1, None)
+        self.pace_capped = "maxRequestsPerMinute" in options
+        """Whether the caller capped the pace; else the service's headers set it (10 a
+        minute without them)."""
         self.auto_start = _bool(options, "autoStart", True)
         self.auto_flush = _bool(options, "autoFlushOnShutdown", True)
         reason = options.get("defaultReason", "usage_summary")

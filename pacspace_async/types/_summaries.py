@@ -54,6 +54,14 @@ class FlushResult(APIModel):
 
 
 class QueueState(APIModel):
+    """Where the summary queue stands: pacspace-sdk's fields, then the outbox's by state.
+
+    ``usage_rows`` are journaled usage not sealed yet; ``open_count`` summaries queued and
+    still replaceable; ``pending_count`` sealed and waiting to be sent, of which
+    ``sending_count`` are being sent right now; ages are seconds (of the oldest; ``None``
+    when there is none). ``requests_per_minute`` is the pace now in force
+    (``paced_by_service`` when the service's rate-limit headers set it)."""
+
     profile: str
     cadence_ms: int
     enterprise: bool
@@ -64,6 +72,16 @@ class QueueState(APIModel):
     dropped: int = 0
     dead_letters: int = 0
     outbox: str | None = None
+    usage_rows: int = 0
+    open_count: int = 0
+    pending_count: int = 0
+    sending_count: int = 0
+    oldest_usage_seconds: float | None = None
+    oldest_summary_seconds: float | None = None
+    oldest_dead_seconds: float | None = None
+    requests_per_minute: float = 10.0
+    paced_by_service: bool = False
+    max_deltas_per_request: int = 100
 
 
 class CloseReport(APIModel):
