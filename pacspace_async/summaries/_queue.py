@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TypeVar, overload
 
+import anyio
+
 from .._aio import running_loop
 from .._errors import OutboxError, PacSpaceError
 from ..types import APIModel, CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
@@ -41,6 +43,9 @@ from ._summary import iso, normalize
 __all__ = ["QueueFullError", "SummaryQueue"]
 
 log = logging.getLogger("pacspace")
+
+CLOSE_POLL = 0.05
+"""How often a close looks whether another sender has delivered its summaries (seconds)."""
 
 
 class QueueFullError(PacSpaceError):
@@ -341,8 +346,7 @@ class SummaryQueue:
                     self._flush_lock = asyncio.Lock()
                 async with self._flush_lock:
                     flushed = await asyncio.wait_for(
-                        self._flush(None, None, producer=self.producer),
-                        self.options.shutdown_timeout,
+                        self._delivered_at_close(), self.options.shutdown_timeout
                     )
             else:
                 await run_io(self.store, self._keep)
@@ -355,6 +359,19 @@ class SummaryQueue:
         finally:
             _HOLDING.discard(self)
             self.store.close()
+
+    async def _delivered_at_close(self) -> FlushResult:
+        """Deliver, then wait while another process of a shared outbox is sending this
+        one's summaries (they were locked to it as this one looked): the report then says
+        what became of them, not what was in flight. Bounded by ``shutdownTimeoutMs``."""
+        flushed = await self._flush(None, None, producer=self.producer)
+        while self.store.durable and not flushed.failed:
+            stats = await run_io(self.store, self.store.stats, self.producer)
+            if not stats.own_summaries or not stats.sending:
+                break
+            await anyio.sleep(CLOSE_POLL)
+            flushed = await self._flush(None, None, producer=self.producer)
+        return flushed
 
     def _keep(self) -> None:
         """Journal meters and seal this producer's open windows into the store, no sending
