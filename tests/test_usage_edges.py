@@ -342,8 +342,10 @@ def test_outbox_list_shows_every_state_and_changes_nothing(
 
     def listing() -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "pacspace_cli", "outbox", "list", "--outbox", outbox]
-            + ["--base-url", pacspace_server.url, "--api-key", pacspace_sandbox.api_key],
+            [
+                *(sys.executable, "-m", "pacspace_cli", "outbox", "list", "--outbox", outbox),
+                *("--base-url", pacspace_server.url, "--api-key", pacspace_sandbox.api_key),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
