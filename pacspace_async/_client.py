@@ -22,10 +22,10 @@ from ._config import (
     ClientConfig,
     ClientOptions,
     HttpBackend,
-    redact,
     seed_arguments,
 )
 from ._errors import ValidationError
+from ._secrets import redact
 from ._telemetry import watch
 from ._time import Timeout, client_timeout
 from ._transport import Transport, segment

@@ -35,7 +35,6 @@ __all__ = [
     "ClientConfig",
     "ClientOptions",
     "HttpBackend",
-    "redact",
 ]
 
 HttpBackend = Literal["auto", "httpx", "aiohttp"]
@@ -87,14 +86,6 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
 """Answers larger than this (after decompression) are refused: 16 MiB."""
 USER_AGENT = f"pacspace-python-async/{__version__}"
 _KEY = re.compile(r"^[\x21-\x7e]{1,512}$")
-
-
-def redact(api_key: str) -> str:
-    """``pk_test_…``: enough to tell environments apart, nothing an attacker can use."""
-    for prefix in ("pk_test_", "pk_live_"):
-        if api_key.startswith(prefix):
-            return prefix + "…"
-    return "…"
 
 
 @dataclass(frozen=True)

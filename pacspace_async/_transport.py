@@ -41,7 +41,7 @@ from ._backends import (
     open_backend,
 )
 from ._backends._callable import CallableBackend, TransportCallable
-from ._config import USER_AGENT, ClientConfig, redact
+from ._config import USER_AGENT, ClientConfig
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -60,6 +60,7 @@ from ._errors import (
 )
 from ._options import NO_OVERRIDES, RequestOptions
 from ._retry import backoff, is_retryable, parse_retry_after
+from ._secrets import redact
 from ._telemetry import log, route_of, telemetry
 from .types._raw import LAST_ANSWER
 

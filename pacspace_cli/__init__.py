@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pacspace_async import PacSpaceError
 
@@ -108,10 +109,43 @@ def _parser() -> argparse.ArgumentParser:
     outbox_arguments(retry)
     retry.add_argument("--id", type=int, action="append", metavar="N", help="default: all")
 
-    backfill = commands.add_parser("import", help="emit every line of a .csv or .jsonl file")
-    from ._import import add_arguments
-
-    add_arguments(backfill)
+    backfill = commands.add_parser(
+        "import",
+        help="emit every line of a .csv or .jsonl file",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Record every line of the file once: after any sequence of runs (lines "
+        "fixed, inserted, deleted, reordered) the service holds what the file says, or the "
+        "run refuses before sending anything and names the lines. Progress is kept beside "
+        "the file (FILE.pacspace-import.sqlite3).",
+    )
+    backfill.add_argument("file", type=Path, help="a .csv or .jsonl (.ndjson) file")
+    backfill.add_argument("--api-key", help="default: PACSPACE_API_KEY")
+    backfill.add_argument("--base-url", help="default: PACSPACE_API_BASE_URL, else by key")
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="check every line and the progress, send none"
+    )
+    backfill.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="reverse lines recorded before that the file no longer holds, then record the "
+        "new ones (without it, such lines stop the run)",
+    )
+    backfill.add_argument(
+        "--restart", action="store_true", help="forget the progress kept beside the file"
+    )
+    backfill.add_argument("--wait", action="store_true", help="wait for each delta's verification")
+    backfill.add_argument("--concurrency", type=int, default=16, metavar="N")
+    backfill.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=1 << 20,
+        metavar="N",
+        help="a longer line is named as bad, never read whole",
+    )
+    backfill.add_argument(
+        "--import-id",
+        help="what derived referenceIds hang on (default: the file's name)",
+    )
 
     demo = commands.add_parser("demo", help="run the basic recordation flow")
     demo.add_argument(

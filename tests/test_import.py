@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +18,8 @@ import pytest
 
 from pacspace_cli import main
 from pacspace_sandbox import Sandbox, SandboxServer
+
+from ._memory import peak_rss_mb
 
 CSV = (
     "customerId,delta,reason,referenceId,metadata.region\n"
@@ -57,7 +61,6 @@ def usage(tmp_path: Path, env: dict[str, str]) -> Path:
 def test_a_csv_is_imported_once_however_often_it_runs(
     usage: Path, pacspace_sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tmp_path = usage.parent
     assert main(["import", str(usage)]) == 1  # one bad line
     out = capsys.readouterr()
     assert "line 4: delta: " in out.err
@@ -73,8 +76,8 @@ def test_a_csv_is_imported_once_however_often_it_runs(
     assert main(["import", str(usage)]) == 1
     assert "3 lines were done by an earlier run" in capsys.readouterr().err
     # Without the saved progress: every line goes again and is a replay.
-    (tmp_path / "usage.csv.pacspace-import.json").unlink()
-    assert main(["import", str(usage)]) == 1
+    assert main(["import", str(usage), "--restart"]) == 1
+    assert "replayed" in capsys.readouterr().err
     assert len(deltas(pacspace_sandbox)) == 3
     # The bad line fixed in place: only it is new.
     usage.write_text(CSV.replace("c3,abc", "c3,7"))
@@ -134,19 +137,19 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_picks_up(
     usage.write_text(
         "customerId,delta,reason\n" + "".join(f"c{i % 50},{i},r\n" for i in range(lines))
     )
-    state = tmp_path / "usage.csv.pacspace-import.json"
+    state = tmp_path / "usage.csv.pacspace-import.sqlite3"
     command = [sys.executable, "-m", "pacspace_cli", "import", str(usage), "--concurrency", "8"]
     first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (state.exists() and json.loads(state.read_text())["lines"] > 0):
+    while _recorded(state) == 0:
         assert time.monotonic() < deadline and first.poll() is None, "no progress saved"
         time.sleep(0.05)
     first.send_signal(stop)
     _, err = first.communicate(timeout=60)
     assert first.returncode == code, err
     assert "(stopped)" in err and "run the same command again" in err
-    done_before = json.loads(state.read_text())["lines"]
-    assert 0 < done_before < lines + 1
+    done_before = _recorded(state)
+    assert 0 < done_before < lines
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
@@ -155,22 +158,15 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_picks_up(
     assert total[0] == lines and Decimal(str(total[1])) == sum(range(lines))
 
 
-def _peak_rss_mb(command: list[str], env: dict[str, str]) -> float:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import resource, subprocess, sys;"
-            "code = subprocess.call(sys.argv[1:]);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
-            *command,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return int(done.stdout.split()[-1]) / 1024
+def _recorded(store: Path) -> int:
+    """Lines the progress store beside a file holds as recorded (0 before it exists)."""
+    if not store.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM recorded").fetchone()[0])
+        except sqlite3.OperationalError:  # being created
+            return 0
 
 
 def test_a_million_lines_in_flat_memory(tmp_path: Path) -> None:
@@ -183,5 +179,5 @@ def test_a_million_lines_in_flat_memory(tmp_path: Path) -> None:
         small.write_text("".join(itertools.islice(lines, 1001)))
     env = {**os.environ, "PACSPACE_API_KEY": "pk_test_a.b"}
     cli = [sys.executable, "-m", "pacspace_cli", "import", "--dry-run"]
-    grown = _peak_rss_mb([*cli, str(big)], env) - _peak_rss_mb([*cli, str(small)], env)
+    grown = peak_rss_mb([*cli, str(big)], env) - peak_rss_mb([*cli, str(small)], env)
     assert grown < 16, f"peak memory grew {grown:.1f} MB from 1,000 to 1,000,000 lines"

@@ -5,13 +5,18 @@
 ``None``, the timeout in milliseconds) and returns an object with ``status_code``,
 ``headers`` (a dict) and ``body`` (bytes). Teams fake the service with it in their tests,
 or route requests through their own code. A plain function runs in a worker thread (it
-may block); an ``async def`` one is awaited on the client's loop. Whatever it raises is
-a connection failure, retried as one.
+may block) and is abandoned at the attempt's deadline (the call ends with the SDK's
+timeout, a WARNING says the callable overran, and its late answer is discarded); an
+``async def`` one is awaited on the client's loop and cancelled at the deadline. Whatever
+it raises is a connection failure, retried as one, chained to a stand-in that keeps the
+exception's type and a redacted message, never the exception itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -21,9 +26,12 @@ import httpx
 import simplejson
 
 from .. import _json
+from .._secrets import redact
 from ._base import ConnectionFailed, Reply, TimedOut, TooLarge
 
-__all__ = ["CallableBackend", "TransportCallable", "TransportResponse"]
+__all__ = ["CallableBackend", "CallableFailure", "TransportCallable", "TransportResponse"]
+
+log = logging.getLogger("pacspace")
 
 
 class TransportResponse(Protocol):
@@ -52,6 +60,39 @@ def is_async(fn: Callable[..., Any]) -> bool:
     )
 
 
+class CallableFailure(Exception):
+    """What a transport callable raised, by type and redacted message: the original is
+    not kept, since its arguments may hold the request's headers."""
+
+
+_SECRET_HEADERS = ("x-api-key", "authorization", "cookie", "proxy-authorization")
+
+
+def _stand_in(exc: BaseException, headers: Mapping[str, str]) -> CallableFailure:
+    message = str(exc)
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS and value:
+            for secret in {value, value.split(" ", 1)[-1]}:
+                if len(secret) >= 4:
+                    message = message.replace(secret, redact(secret))
+    kind = type(exc).__qualname__
+    return CallableFailure(f"{kind}: {message}" if message else kind)
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is this task being cancelled (not a callable raising
+    ``CancelledError`` of its own accord)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or bool(cancelling())
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
 class CallableBackend:
     def __init__(self, fn: TransportCallable) -> None:
         self._fn = fn
@@ -76,18 +117,40 @@ class CallableBackend:
         )
         timeout_ms = 30_000 if total is None else max(1, math.ceil(total * 1000))
         arguments = (method, url, dict(headers), body, timeout_ms)
+        failure: BaseException | None = None
         try:
             with anyio.fail_after(total):
                 if self._async:
                     answer = await self._fn(*arguments)  # type: ignore[misc]
                 else:
-                    answer = await anyio.to_thread.run_sync(self._fn, *arguments)
+                    # Abandoned at the deadline: the thread is left to finish on its own,
+                    # its answer discarded; the call ends with the SDK's timeout now.
+                    answer = await anyio.to_thread.run_sync(
+                        self._fn, *arguments, abandon_on_cancel=True
+                    )
                     if inspect.isawaitable(answer):
                         answer = await answer
-        except TimeoutError as exc:
-            raise TimedOut(str(exc) or "the transport callable did not answer in time") from exc
-        except Exception as exc:  # the callable's own failure: no answer
-            raise ConnectionFailed(f"transport callable failed: {exc!r}") from exc
+        except TimeoutError:
+            if not self._async:
+                log.warning(
+                    "the transport callable %s did not answer within %.3g s: the call ends "
+                    "with a timeout; its thread is left to finish and its answer discarded",
+                    _name(self._fn),
+                    total,
+                )
+            failure = TimedOut("the transport callable did not answer in time")
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # the callable's own failure: no answer
+            if _cancelled(exc):
+                raise
+            failure = _stand_in(exc, headers)
+        if failure is not None:
+            # Raised outside the handler: nothing chains to the callable's own exception,
+            # whose arguments may hold the request's headers (the API key).
+            if isinstance(failure, TimedOut):
+                raise failure
+            raise ConnectionFailed(f"transport callable failed: {failure}") from failure
         try:
             status = int(answer.status_code)
             raw = answer.body

@@ -1,0 +1,13 @@
+"""How a secret is shown, wherever the SDK shows one: never whole."""
+
+from __future__ import annotations
+
+__all__ = ["redact"]
+
+
+def redact(api_key: str) -> str:
+    """``pk_test_…``: enough to tell environments apart, nothing an attacker can use."""
+    for prefix in ("pk_test_", "pk_live_"):
+        if api_key.startswith(prefix):
+            return prefix + "…"
+    return "…"
