@@ -1,7 +1,7 @@
 """An HTTPS loopback server with canned answers, so the client is what gets measured.
 
 Raw asyncio (no framework): HTTP/1.1 with keep-alive, every request answered with the
-same small success envelope (an emit's answer). Run as a process of its own:
+same small success envelope (an emit's answer; a verified status to a GET). Run as a process of its own:
 
     python -m benchmarks._canned CERT KEY   # prints the port, serves until stdin closes
 """
@@ -13,16 +13,34 @@ import ssl
 import sys
 
 BODY = (
-    b'{"success":true,"data":{"recordId":"r_1","receiptId":"rcpt_1","status":"QUEUED",'
+    b'{"success":true,"data":{"recordId":"r_%d","receiptId":"rcpt_1","status":"QUEUED",'
     b'"customerId":"cust_bench","delta":-1,"used":1}}'
 )
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-    + str(len(BODY)).encode()
-    + b"\r\n\r\n"
-    + BODY
+VERIFIED = (
+    b'{"success":true,"data":{"recordId":"%s","receiptId":"rcpt_1","status":"VERIFIED",'
+    b'"customerId":"cust_bench","delta":-1}}'
 )
-CLOSE_ANSWER = ANSWER.replace(b"200 OK\r\n", b"200 OK\r\nConnection: close\r\n", 1)
+_count = 0
+
+
+def answer(head: bytes, close: bool) -> bytes:
+    """An emit's answer (a new record id each time) to a POST, a verified record's
+    status to a GET (``/api/v1/balance/delta/{recordId}``)."""
+    global _count
+    if head.startswith(b"GET"):
+        record = head.split(b" ", 2)[1].rsplit(b"/", 1)[-1]
+        body = VERIFIED % record
+    else:
+        _count += 1
+        body = BODY % _count
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + (b"Connection: close\r\n" if close else b"")
+        + b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -40,7 +58,7 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                     close = True
             if length:
                 await reader.readexactly(length)
-            writer.write(CLOSE_ANSWER if close else ANSWER)
+            writer.write(answer(head, close))
             await writer.drain()
             if close:
                 break

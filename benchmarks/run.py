@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import emits, facade, instructions, sandbox, schedules, summaries, waits
+from . import emits, facade, inflight, inspector, instructions, sandbox, schedules, summaries, waits
 from ._common import CannedServer, machine
 from ._table import Row, print_table, save
 
@@ -24,9 +24,11 @@ def main() -> None:
     try:
         rows.extend(emits.rows(server))
         rows.extend(instructions.rows(server))
+        rows.extend(inflight.rows(server))
         rows.extend(facade.rows())
         rows.extend(waits.rows())
         rows.extend(sandbox.rows())
+        rows.extend(inspector.rows())
         rows.extend(summaries.rows())
     finally:
         server.close()

@@ -30,7 +30,9 @@ from anyio import sleep
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import _json
+from ._answer import pending_seconds, read
 from ._backends import (
+    MAX_CONNECTIONS,
     Backend,
     ClientBackend,
     ConnectionFailed,
@@ -45,21 +47,11 @@ from ._config import USER_AGENT, ClientConfig
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
-    CadenceLimitError,
-    ContractNotDeployedError,
-    InsufficientCreditsError,
-    InvalidApiKeyError,
-    InvalidScopeCombinationError,
-    NotFoundError,
     PacSpaceError,
-    PlanLimitExceededError,
-    RateLimitError,
-    ScopeTooWideError,
-    ServiceUnavailableError,
-    ValidationError,
 )
+from ._inflight import Closed, InFlight, QueueTimeout
 from ._options import NO_OVERRIDES, RequestOptions
-from ._retry import backoff, is_retryable, parse_retry_after
+from ._retry import backoff, is_retryable
 from ._secrets import redact
 from ._telemetry import log, route_of, telemetry
 from .types._raw import LAST_ANSWER
@@ -184,11 +176,11 @@ class Transport:
             common["X-Credit-Pool-Id"] = str(config.credit_pool_id)
         self._public_headers = common
         self._headers = {**common, "X-Api-Key": config.api_key}
-        self._key_bytes = config.api_key.encode()
         self._paused_until = 0.0
         self._host = urlsplit(config.base_url).hostname or ""
         self._closed = False
         self._parent: Transport | None = None
+        self._flight = InFlight(MAX_CONNECTIONS)
 
     @property
     def backend(self) -> Backend:
@@ -216,7 +208,11 @@ class Transport:
         return self._closed or (self._parent is not None and self._parent.closed)
 
     async def aclose(self) -> None:
+        """Nothing starts after this; attempts in flight are cancelled (their callers
+        get ``CLIENT_CLOSED``) and have unwound before the connections close."""
         self._closed = True
+        if self._parent is None:
+            await self._flight.close()
         if self._owns_backend:
             await self._backend.aclose()
 
@@ -237,7 +233,7 @@ class Transport:
         ``path`` already carries its query string. ``raw`` returns the body's bytes.
         """
         if self.closed:
-            raise PacSpaceError(self._closing_reason(), 0, "CLIENT_CLOSED", path)
+            raise self._closed_error(path)
         headers = self._headers_for(method, options, authenticated)
         content = None if body is _NO_BODY else _json.dumps(body).encode()
         if options.timeout is None:
@@ -304,19 +300,33 @@ class Transport:
                     wait = self._paused_until - time.monotonic()
                     if wait > 0:
                         await sleep(wait)
+                flight = self._flight
+                if self.closed:
+                    raise self._closed_error(call.path)
                 try:
-                    reply = await self._backend.send(
-                        call.method,
-                        call.url,
-                        call.headers,
-                        call.content,
-                        phases=call.timeout,
-                        total=call.bound,
-                        limit=self.config.max_response_bytes,
-                    )
+                    scope = await flight.enter(call.timeout.get("pool"))
+                except Closed:
+                    raise self._closed_error(call.path) from None
+                except QueueTimeout:
+                    raise self._queue_timeout(call) from None
+                try:
+                    with scope:
+                        reply = await self._backend.send(
+                            call.method,
+                            call.url,
+                            call.headers,
+                            call.content,
+                            phases=call.timeout,
+                            total=call.bound,
+                            limit=self.config.max_response_bytes,
+                        )
                 except (TimedOut, ConnectionFailed, TooLarge, UnsupportedEncoding) as exc:
                     error, cause = self._failed(call, exc)
                     raise error from cause
+                finally:
+                    flight.leave(scope)
+                if scope.cancelled_caught:
+                    raise self._closed_error(call.path, in_flight=True)
                 pending = self._judge_status(call, reply)
                 if pending is None:
                     break
@@ -357,6 +367,26 @@ class Transport:
                 (time.perf_counter() - started) * 1000,
             )
         return data
+
+    def _closed_error(self, path: str, *, in_flight: bool = False) -> PacSpaceError:
+        message = self._closing_reason()
+        if in_flight:
+            message += (
+                " It closed while this request was on the wire: the server may have"
+                " acted on it (a retry with the same idempotency key is safe)."
+            )
+        return PacSpaceError(message, 0, "CLIENT_CLOSED", path)
+
+    def _queue_timeout(self, call: _Call) -> APITimeoutError:
+        wait = call.timeout.get("pool")
+        return APITimeoutError(
+            f"{call.method} {call.path}: no connection came free within the pool timeout"
+            + (f" ({wait:g} s)" if wait is not None else "")
+            + f"; {self._flight.capacity} requests were on the wire, more were waiting",
+            0,
+            None,
+            call.path,
+        )
 
     def _headers_for(
         self, method: str, options: RequestOptions, authenticated: bool
@@ -427,164 +457,34 @@ class Transport:
                 "REDIRECT_REFUSED",
                 call.path,
             )
-        return self._pending_for(response)
+        return pending_seconds(response)
 
     def _redact(self, text: str) -> str:
         key = self.config.api_key
         return text.replace(key, redact(key)) if key else text
 
-    @staticmethod
-    def _pending_for(response: Reply) -> float | None:
-        """Seconds to wait when the answer is ``202 IDEMPOTENCY_PENDING``, else ``None``."""
-        if response.status_code != 202:
-            return None
+    def _answer(self, reply: Reply, path: str, raw: bool) -> Any:
         try:
-            parsed = _json.loads(response.content)
-        except ValueError:
-            return None
-        if not isinstance(parsed, dict):
-            return None
-        nested = parsed.get("error")
-        inner: dict[str, Any] = nested if isinstance(nested, dict) else parsed
-        if inner.get("code") != "IDEMPOTENCY_PENDING":
-            return None
-        wait = parse_retry_after(response.headers, inner)
-        return 1.0 if wait is None else max(wait, 0.05)
+            return read(reply, path, raw, self.config.api_key)
+        except PacSpaceError as exc:
+            if exc.status_code in (429, 503):
+                self._pause_for(exc, reply)
+            raise
 
-    def _answer(self, response: Reply, path: str, raw: bool) -> Any:
-        status = response.status_code
-        data = response.content
-        if raw and 200 <= status < 300:
-            return data
-        if self._key_bytes in data:  # a server echoing the key: it goes no further
-            data = data.replace(self._key_bytes, redact(self.config.api_key).encode())
-        try:
-            parsed = _json.loads(data) if data else None
-            valid = True
-        except ValueError:
-            parsed, valid = None, False
-        if 200 <= status < 300:
-            if not valid:
-                raise PacSpaceError(
-                    f"Unexpected answer to {path}: HTTP {status} with a body that is not JSON: "
-                    f"{_preview(data)}",
-                    status,
-                    "INVALID_RESPONSE",
-                    path,
-                    body=_preview(data),
-                )
-            if isinstance(parsed, dict) and parsed.get("success") is True and "data" in parsed:
-                return parsed["data"]
-            if isinstance(parsed, dict) and (
-                parsed.get("success") is False or isinstance(parsed.get("error"), dict)
-            ):
-                # An error in a success status: still an error.
-                raise self._error(status, parsed, response.headers, path, data)
-            return parsed
-        if status == 429 or status == 503:
-            self._pause_from(status, response, parsed)
-        raise self._error(status, parsed if valid else None, response.headers, path, data)
-
-    def _pause_from(self, status: int, response: Reply, parsed: Any) -> None:
-        inner: Any = None
-        if isinstance(parsed, dict):
-            nested = parsed.get("error")
-            inner = nested if isinstance(nested, dict) else parsed
-        if inner is not None and inner.get("code") in ("CADENCE_LIMIT", "PLAN_LIMIT_EXCEEDED"):
+    def _pause_for(self, error: PacSpaceError, reply: Reply) -> None:
+        """A 429 (or a 503 with ``Retry-After``) pauses every request of the client, so
+        a burst backs off together; per-customer and plan limits pause nobody else."""
+        if error.code in ("CADENCE_LIMIT", "PLAN_LIMIT_EXCEEDED"):
             return
-        if status == 503 and "retry-after" not in response.headers:
+        if error.status_code == 503 and "retry-after" not in reply.headers:
             return
-        wait = parse_retry_after(response.headers, inner)
+        wait = error.retry_after
         until = time.monotonic() + (DEFAULT_PAUSE if wait is None else min(wait, 60.0))
         if until > self._paused_until:
             self._paused_until = until
             log.warning("rate limited: pausing all requests for %.2fs", until - time.monotonic())
 
-    def _error(
-        self,
-        status: int,
-        parsed: Any,
-        headers: Mapping[str, str],
-        path: str,
-        data: bytes,
-    ) -> PacSpaceError:
-        inner: Mapping[str, Any] | None = None
-        if isinstance(parsed, dict):
-            nested = parsed.get("error")
-            inner = nested if isinstance(nested, dict) else parsed
-        message = None
-        if inner is not None:
-            message = _message(inner.get("message"))
-            if message is None and isinstance(parsed, dict):
-                message = _message(parsed.get("message")) or _message(parsed.get("error"))
-        if message is None:
-            message = f"HTTP {status}" + (f": {_preview(data)}" if data else "")
-        message = message.replace(self.config.api_key, redact(self.config.api_key))
-        code = inner.get("code") if inner is not None else None
-        code = code if isinstance(code, str) and code else None
-        retry_after = parse_retry_after(headers, inner)
-        common: dict[str, Any] = {"retry_after": retry_after, "body": parsed}
-        if code == "PLAN_LIMIT_EXCEEDED":
-            return PlanLimitExceededError(message, status, code, path, **common)
-        if status == 400:
-            if code == "INVALID_SCOPE_COMBINATION":
-                return InvalidScopeCombinationError(message, status, code, path, **common)
-            if code == "SCOPE_TOO_WIDE":
-                return ScopeTooWideError(message, status, code, path, **common)
-            return ValidationError(message, status, code, path, **common)
-        if status == 429:
-            if code == "CADENCE_LIMIT":
-                customer = inner.get("customerId") if inner is not None else None
-                return CadenceLimitError(
-                    message,
-                    status,
-                    code,
-                    path,
-                    customer_id=customer if isinstance(customer, str) else None,
-                    **common,
-                )
-            return RateLimitError(message, status, code, path, **common)
-        cls = _BY_STATUS.get(status) or _BY_CODE.get(code or "", PacSpaceError)
-        return cls(message, status, code, path, **common)
-
-
-_BY_STATUS: dict[int, type[PacSpaceError]] = {
-    401: InvalidApiKeyError,
-    402: InsufficientCreditsError,
-    404: NotFoundError,
-    412: ContractNotDeployedError,
-    503: ServiceUnavailableError,
-}
-
-
-_BY_CODE: dict[str, type[PacSpaceError]] = {
-    "VALIDATION_ERROR": ValidationError,
-    "INVALID_SCOPE_COMBINATION": InvalidScopeCombinationError,
-    "SCOPE_TOO_WIDE": ScopeTooWideError,
-    "INVALID_API_KEY": InvalidApiKeyError,
-    "INSUFFICIENT_CREDITS": InsufficientCreditsError,
-    "NOT_FOUND": NotFoundError,
-    "CONTRACT_NOT_DEPLOYED": ContractNotDeployedError,
-    "CADENCE_LIMIT": RateLimitError,
-    "RATE_LIMITED": RateLimitError,
-}
-"""For an error the status does not name (an error envelope in a 2xx answer)."""
-
 
 def _wait_after_first(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome is not None else None
     return backoff(state.attempt_number + 1, exc)
-
-
-def _message(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, list):
-        parts = [item.strip() for item in value if isinstance(item, str) and item.strip()]
-        return "; ".join(parts) if parts else None
-    return None
-
-
-def _preview(data: bytes, limit: int = 120) -> str:
-    text = data[:limit].decode("utf-8", "replace")
-    return repr(text) + ("…" if len(data) > limit else "")

@@ -22,6 +22,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="run a local PacSpace Balance API")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface (default: loopback)")
+    sandbox.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name to answer (repeatable); besides it only 127.0.0.1, "
+        "localhost, ::1 and --host are answered, others get 421 (DNS rebinding)",
+    )
     sandbox.add_argument("--port", type=int, default=8787)
     sandbox.add_argument(
         "--api-key",

@@ -11,6 +11,8 @@ import webbrowser
 import uvicorn
 
 from pacspace_sandbox import Sandbox, SandboxConfig
+from pacspace_sandbox._config import DEFAULT_DASHBOARD_USER
+from pacspace_sandbox._guard import HostGuard, allowed_hosts, is_loopback
 
 __all__ = ["serve"]
 
@@ -37,6 +39,15 @@ def serve(args: argparse.Namespace) -> int:
             print(f"--dashboard-user wants EMAIL:PASSWORD, not {entry!r}", file=sys.stderr)
             return 2
         users.append((email, password))
+    if not is_loopback(args.host) and not users:
+        print(
+            f"pacspace sandbox: refusing to serve on {args.host} with the documented "
+            f"dashboard password ({DEFAULT_DASHBOARD_USER[0]} / {DEFAULT_DASHBOARD_USER[1]}): "
+            "anyone who can reach this address could log in and mint API keys. Set your "
+            "own with --dashboard-user EMAIL:PASSWORD, or serve on 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         config = SandboxConfig(
             api_keys=list(args.api_key),
@@ -68,7 +79,11 @@ def serve(args: argparse.Namespace) -> int:
     print("Ctrl-C stops it.", flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
-            sandbox.app, host=args.host, port=args.port, log_level="warning", lifespan="off"
+            HostGuard(sandbox.app, allowed_hosts(args.host, args.allowed_host)),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            lifespan="off",
         )
     )
     if args.open:

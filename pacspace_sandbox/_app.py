@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import simplejson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,6 +28,7 @@ from . import _answers as answers
 from . import _fields, _session
 from . import _inspector as inspector
 from ._errors import LedgerError
+from ._guard import LoginThrottle
 from ._ledger import Ledger
 from ._openapi import document
 from ._pdf import receipt_pdf_response
@@ -282,8 +284,29 @@ def create_app(ledger: Ledger) -> Starlette:
     async def request_access(request: Request) -> Response:
         return ok(ledger.request_access(await _body(request)), 202)
 
+    throttle = LoginThrottle()
+
     async def login(request: Request) -> Response:
-        token, answer = ledger.login(await _body(request))
+        client = request.client.host if request.client else "in-process"
+        locked = throttle.locked_for(client)
+        if locked:
+            raise LedgerError(
+                429,
+                "TOO_MANY_LOGINS",
+                f"Too many failed logins from this address; try again in {locked} s.",
+                headers={"Retry-After": str(locked)},
+                retryAfterSeconds=locked,
+            )
+        body = await _body(request)
+        try:
+            token, answer = ledger.login(body)
+        except LedgerError as error:
+            if error.code == "INVALID_CREDENTIALS":
+                delay = throttle.failed(client)
+                if delay:
+                    await anyio.sleep(delay)
+            raise
+        throttle.succeeded(client)
         response = ok(answer)
         _session.set_session_cookie(response, request, token)
         return response

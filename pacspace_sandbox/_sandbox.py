@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from . import _guard as guard
 from ._app import create_app
 from ._config import SandboxConfig
+from ._guard import HostGuard
 from ._ledger import Ledger
 
 __all__ = ["IN_PROCESS_URL", "Sandbox", "SandboxServer"]
@@ -45,10 +48,18 @@ class Sandbox:
         return httpx.ASGITransport(app=self.app)
 
     def serve(
-        self, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allowed_hosts: Iterable[str] = (),
+        **uvicorn_options: Any,
     ) -> SandboxServer:
-        """A loopback server in a background thread; use it as a context manager."""
-        return SandboxServer(self, host, port, **uvicorn_options)
+        """A loopback server in a background thread; use it as a context manager.
+
+        It answers only requests whose ``Host`` is a loopback name, ``host``, or one of
+        ``allowed_hosts`` (others get 421): a DNS-rebinding page cannot reach it."""
+        return SandboxServer(self, host, port, allowed_hosts=allowed_hosts, **uvicorn_options)
 
     async def aclose(self) -> None:
         await self.ledger.deliveries.aclose()
@@ -60,7 +71,15 @@ class Sandbox:
 class SandboxServer:
     """Uvicorn serving a sandbox from a background thread, for tests and benchmarks."""
 
-    def __init__(self, sandbox: Sandbox, host: str, port: int, **options: Any) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        host: str,
+        port: int,
+        *,
+        allowed_hosts: Iterable[str] = (),
+        **options: Any,
+    ) -> None:
         self.sandbox = sandbox
         try:
             import uvicorn
@@ -72,7 +91,8 @@ class SandboxServer:
             ) from None
         options.setdefault("log_level", "warning")
         options.setdefault("lifespan", "off")
-        self._config = uvicorn.Config(sandbox.app, host=host, port=port, **options)
+        app = HostGuard(sandbox.app, guard.allowed_hosts(host, allowed_hosts))
+        self._config = uvicorn.Config(app, host=host, port=port, **options)
         self._server = uvicorn.Server(self._config)
         self._thread = threading.Thread(
             target=self._server.run, name="pacspace-sandbox", daemon=True

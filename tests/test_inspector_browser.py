@@ -23,6 +23,7 @@ from pacspace_sandbox import Sandbox, SandboxServer
 from pacspace_sync import PacSpace
 
 from ._browser import CHROMIUM_FLAGS, chromium_path
+from ._bulk import seed_deltas
 from ._clock import Clock
 
 if TYPE_CHECKING:
@@ -170,6 +171,36 @@ def test_redeliver_a_webhook(
     details = page.locator(f'#deliveries tr[data-event="{event_id}"] + tr details')
     details.locator("summary").click()
     details.locator("pre.headers", has_text="X-PacSpace-Signature: v1=").wait_for()
+
+
+def test_a_customer_with_100_000_deltas_pages_and_still_updates_live(
+    page: Page, client: PacSpace, clock: Clock, server: SandboxServer
+) -> None:
+    client.balance.emit(customer_id="cust_big", delta=-1, reason="usage")
+    clock.now += 3
+    seed_deltas(server.sandbox, "cust_big", 100_000, clock.now)
+    log_in(page, "/customers/cust_big")
+    cards = page.locator("dl.cards")
+    assert "100001" in cards.inner_text().replace(",", "")  # every delta, counted once
+    page.locator("#balance", has_text="-150001").wait_for()
+    first = page.locator("#deltas tbody tr").first
+    assert first.locator("td").first.inner_text() == "100001"  # newest first
+    page.get_by_role("link", name="Older →").first.click()
+    page.wait_for_url(re.compile(r"page=2$"))
+    assert page.locator("#deltas tbody tr").first.locator("td").first.inner_text() == "99951"
+    page.get_by_role("link", name="← Newer").first.click()
+    page.wait_for_url(re.compile(r"page=1$"))
+    assert page.locator("#deltas tbody tr").first.locator("td").first.inner_text() == "100001"
+    page.evaluate("window.__sameDocument = true")
+
+    client.balance.emit(customer_id="cust_big", delta="-2.5", reason="usage", reference_id="new")
+    newest = page.locator("#deltas tbody tr").first
+    newest.locator("td", has_text="100002").wait_for()
+    assert newest.locator(".status").inner_text() == "QUEUED"
+    clock.now += 2.5
+    newest.locator(".status", has_text="VERIFIED").wait_for()
+    page.locator("#balance", has_text="-150003.5").wait_for()
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
 
 
 def test_download_a_receipt(page: Page, client: PacSpace) -> None:

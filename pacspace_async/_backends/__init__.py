@@ -24,6 +24,7 @@ from ._base import (
 from ._httpx import ClientBackend, HttpxBackend
 
 __all__ = [
+    "MAX_CONNECTIONS",
     "Backend",
     "ClientBackend",
     "ConnectionFailed",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 MAX_CONNECTIONS = 128
+"""Connections per client, and so requests on the wire at once (the rest wait in line)."""
 
 
 def resolve_backend(backend: str) -> str:

@@ -56,10 +56,13 @@ class AiohttpBackend:
         self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _session_here(self) -> aiohttp.ClientSession:
         session = self._session
         if session is None or session.closed:
+            if self._closed:  # never a fresh session (and its sockets) after the close
+                raise ConnectionFailed("the client is closed")
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
                 auto_decompress=False,
@@ -107,6 +110,7 @@ class AiohttpBackend:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
+        self._closed = True
         session, self._session = self._session, None
         if session is not None:
             await session.close()

@@ -73,13 +73,14 @@ def _activity(ledger: Ledger, row: Any, now: float) -> dict[str, Any]:
     """A customer at a glance: balance of its verified deltas, what is still pending, how
     many deltas in all, the last one's time (the customers list and a customer's header)."""
     customer_id = row["customer_id"]
-    verified, count, last = ledger.store.customer_activity(customer_id, now, None)
+    balance, verified_count = ledger.store.verified_total(customer_id, now)
+    count, last = ledger.store.customer_counts(customer_id)
     pending = ledger.store.pending_amounts(customer_id, now)
     return {
         "id": customer_id,
         "name": row["display_name"] or "",
-        "balance": _total([r["amount"] for r in verified]),
-        "verified_count": len(verified),
+        "balance": balance,
+        "verified_count": verified_count,
         "pending": _total(pending),
         "pending_count": len(pending),
         "delta_count": count,
@@ -111,12 +112,17 @@ def customer(ledger: Ledger, customer_id: str, params: Mapping[str, str]) -> dic
     if row is None:
         raise LedgerError(404, "NOT_FOUND", f"No customer {customer_id}.")
     page = _page(params)
+    activity = _activity(ledger, row, now)
     total, rows = store.deltas_page(
-        customer_id, None, DELTAS_PER_PAGE, (page - 1) * DELTAS_PER_PAGE
+        customer_id,
+        None,
+        DELTAS_PER_PAGE,
+        (page - 1) * DELTAS_PER_PAGE,
+        known_total=activity["delta_count"],
     )
     checkpoints = ledger.list_checkpoints({"customerId": customer_id, "limit": "100"})
     return {
-        **_activity(ledger, row, now),
+        **activity,
         "deltas": [_delta(r, now) for r in rows],
         "total": total,
         "page": page,
