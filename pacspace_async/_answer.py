@@ -29,7 +29,7 @@ from ._errors import (
     ValidationError,
 )
 from ._retry import parse_retry_after
-from ._secrets import redact
+from ._secrets import redact, redact_in
 
 __all__ = ["error_object", "pending_seconds", "read"]
 
@@ -108,8 +108,7 @@ def _error(
             message = _message(parsed.get("message")) or _message(parsed.get("error"))
     if message is None:
         message = f"HTTP {status}" + (f": {_preview(data)}" if data else "")
-    if api_key:
-        message = message.replace(api_key, redact(api_key))
+    message = redact_in(message, api_key)
     code = error.get("code") if error is not None else None
     code = code if isinstance(code, str) and code else None
     retry_after = parse_retry_after(headers, error)

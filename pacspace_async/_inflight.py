@@ -41,10 +41,6 @@ class InFlight:
         self._gate: Semaphore | None = None
         self._idle: Event | None = None
 
-    @property
-    def count(self) -> int:
-        return len(self._scopes)
-
     async def enter(self, wait: float | None) -> CancelScope:
         """A place on the wire (waiting in line for at most ``wait`` seconds), as the
         cancel scope the attempt runs in. Pair with :meth:`leave`."""

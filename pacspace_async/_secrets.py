@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["redact"]
+__all__ = ["redact", "redact_in"]
 
 
 def redact(api_key: str) -> str:
@@ -11,3 +11,8 @@ def redact(api_key: str) -> str:
         if api_key.startswith(prefix):
             return prefix + "…"
     return "…"
+
+
+def redact_in(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` shown as :func:`redact` shows it."""
+    return text.replace(secret, redact(secret)) if secret else text

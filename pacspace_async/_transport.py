@@ -52,7 +52,7 @@ from ._errors import (
 from ._inflight import Closed, InFlight, QueueTimeout
 from ._options import NO_OVERRIDES, RequestOptions
 from ._retry import backoff, is_retryable
-from ._secrets import redact
+from ._secrets import redact_in
 from ._telemetry import log, route_of, telemetry
 from .types._raw import LAST_ANSWER
 
@@ -460,8 +460,7 @@ class Transport:
         return pending_seconds(response)
 
     def _redact(self, text: str) -> str:
-        key = self.config.api_key
-        return text.replace(key, redact(key)) if key else text
+        return redact_in(text, self.config.api_key)
 
     def _answer(self, reply: Reply, path: str, raw: bool) -> Any:
         try:

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from . import _guard as guard
+from . import _guard
 from ._app import create_app
 from ._config import SandboxConfig
-from ._guard import HostGuard
 from ._ledger import Ledger
 
 __all__ = ["IN_PROCESS_URL", "Sandbox", "SandboxServer"]
@@ -91,7 +90,7 @@ class SandboxServer:
             ) from None
         options.setdefault("log_level", "warning")
         options.setdefault("lifespan", "off")
-        app = HostGuard(sandbox.app, guard.allowed_hosts(host, allowed_hosts))
+        app = _guard.HostGuard(sandbox.app, _guard.allowed_hosts(host, allowed_hosts))
         self._config = uvicorn.Config(app, host=host, port=port, **options)
         self._server = uvicorn.Server(self._config)
         self._thread = threading.Thread(

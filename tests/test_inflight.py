@@ -20,6 +20,7 @@ import pytest
 import pacspace_async
 from pacspace_async._backends import MAX_CONNECTIONS
 
+from ._loopback import read_message
 from .test_transport_option import KEY, envelope
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
@@ -111,16 +112,9 @@ class Server:
         self.open += 1
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                self.requests.append(head.split(b"\r\n", 1)[0])
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length:
-                    await reader.readexactly(length)
-                if head.startswith(b"GET"):
+                message = await read_message(reader)
+                self.requests.append(message.split(b"\r\n", 1)[0])
+                if message.startswith(b"GET"):
                     await reader.read()  # never answered: until the client closes
                     return
                 body = json.dumps(

@@ -26,7 +26,7 @@ import httpx
 import simplejson
 
 from .. import _json
-from .._secrets import redact
+from .._secrets import redact_in
 from ._base import ConnectionFailed, Reply, TimedOut, TooLarge
 
 __all__ = ["CallableBackend", "CallableFailure", "TransportCallable", "TransportResponse"]
@@ -74,7 +74,7 @@ def _stand_in(exc: BaseException, headers: Mapping[str, str]) -> CallableFailure
         if name.lower() in _SECRET_HEADERS and value:
             for secret in {value, value.split(" ", 1)[-1]}:
                 if len(secret) >= 4:
-                    message = message.replace(secret, redact(secret))
+                    message = redact_in(message, secret)
     kind = type(exc).__qualname__
     return CallableFailure(f"{kind}: {message}" if message else kind)
 
