@@ -30,8 +30,7 @@ from ._telemetry import watch
 from ._time import Timeout, client_timeout
 from ._transport import Transport, segment
 from ._waiter import Waiter
-from .resources import Balance, Customers
-from .resources._balance import submit_batch
+from .resources import Balance, Customers, submit_batch
 from .summaries import SubmissionOptions, SummaryQueue
 from .summaries._flush import Submit
 from .summaries._identity import owner_of
@@ -199,8 +198,9 @@ class PacSpace:
         path = f"/api/v1/verify/{segment(check.text(proof_root, 'proofRoot'))}"
         if source and source != "db":
             path += f"?source={segment(source)}"
-        data = await self._transport.request("GET", path, authenticated=False)
-        return Verification.from_answer(data)
+        return Verification.from_answer(
+            *await self._transport.request("GET", path, authenticated=False)
+        )
 
     # -- lifecycle ------------------------------------------------------------------
 

@@ -92,14 +92,18 @@ class Call:
         self.seed_names = {p.wire: p.name for p in params}
 
     def merge(
-        self, options: Mapping[str, Any] | None, arguments: Mapping[str, Any]
+        self,
+        options: Mapping[str, Any] | None,
+        request: Mapping[str, Any],
+        /,
+        **given: Any,
     ) -> dict[str, Any]:
-        """One snake_case dict from the options dict and the method's own arguments
-        (``locals()``: the declared keywords and the ``request`` overrides)."""
-        request = arguments.get("request")
+        """One snake_case dict from the options dict, the call's ``**request`` overrides
+        and its own keyword arguments, each passed by name (``period=period``)."""
+        if not given.keys() <= self.allowed:  # a method passing what it did not declare
+            raise TypeError(f"undeclared parameter(s) {sorted(given.keys() - self.allowed)}")
         if options is None and not request:  # the common case, in one pass
-            return {n: v for n in self.keywords if (v := arguments.get(n)) is not None}
-        given = {name: arguments[name] for name in self.keywords if name in arguments}
+            return {name: value for name, value in given.items() if value is not None}
         if request:
             given.update(request)
         return merge(options, self.allowed, given, self.seed_names)

@@ -54,7 +54,7 @@ from ._options import NO_OVERRIDES, RequestOptions
 from ._retry import backoff, is_retryable
 from ._secrets import redact_in
 from ._telemetry import log, route_of, telemetry
-from .types._raw import LAST_ANSWER
+from .types import Answer, RawResponse
 
 __all__ = ["Transport", "query", "segment"]
 
@@ -227,10 +227,11 @@ class Transport:
         options: RequestOptions = NO_OVERRIDES,
         authenticated: bool = True,
         raw: bool = False,
-    ) -> Any:
-        """Send one logical call (with its retries) and return the answer's ``data``.
+    ) -> Answer:
+        """Send one logical call (with its retries): the answer's ``data`` (``raw``: the
+        body's bytes) and its HTTP status and headers.
 
-        ``path`` already carries its query string. ``raw`` returns the body's bytes.
+        ``path`` already carries its query string.
         """
         if self.closed:
             raise self._closed_error(path)
@@ -270,9 +271,10 @@ class Transport:
         telemetry.request_done(span, call.route, call.status, call.attempts, None)
         if scope is not None:
             scope.__exit__(None, None, None)
-        if call.reply is not None:
-            LAST_ANSWER.set((call.reply.status_code, call.reply.headers))
-        return data
+        reply = call.reply
+        return Answer(
+            data, None if reply is None else RawResponse(reply.status_code, reply.headers)
+        )
 
     async def _retried(self, call: _Call, retries: int, first: PacSpaceError) -> Any:
         """Attempts after a retryable first failure: backoff, ``Retry-After``, tenacity."""

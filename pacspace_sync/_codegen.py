@@ -4,8 +4,10 @@
     python -m pacspace_sync._codegen --check  # exit 1 when the file is stale
 
 It walks the client and its resources (attributes annotated with a class from
-``pacspace_async.resources``), and for every public method writes a blocking twin with
-the same name, parameters, defaults, annotations and docstring. Coroutine methods run on
+``pacspace_async.resources``), and for every public method (its own or a mixin's, in
+method-resolution order) writes a blocking twin with the same name, parameters, defaults,
+annotations and docstring. The root of the walk is the client: its twin owns the runtime
+(constructor, lifecycle); every other twin borrows it. Coroutine methods run on
 the loop thread through the client's :class:`~pacspace_sync._runtime.Runtime`; plain
 methods (CPU-only helpers) run in the caller's thread with no hop. Nothing in the output
 is written by hand: change the async core or this generator, then regenerate.
@@ -48,16 +50,35 @@ def _resource_attrs(cls: type) -> list[tuple[str, type]]:
     ]
 
 
+def _members(cls: type) -> dict[str, Any]:
+    """What the class defines or inherits from its mixins, resolved as Python resolves
+    it (the first class of the MRO that defines a name wins) and listed in that order:
+    the class's own names, then each mixin's as written (``object``'s left out)."""
+    out: dict[str, Any] = {}
+    for klass in cls.__mro__[:-1]:
+        for name, member in vars(klass).items():
+            out.setdefault(name, member)
+    return out
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for klass in cls.__mro__[:-1]:
+        for name, hint in vars(klass).get("__annotations__", {}).items():
+            out.setdefault(name, (klass, hint))
+    return out
+
+
 def _plain_attrs(cls: type) -> list[str]:
     resources = {name for name, _ in _resource_attrs(cls)}
     return [
-        name for name in cls.__annotations__ if name not in resources and not name.startswith("_")
+        name for name in _annotations(cls) if name not in resources and not name.startswith("_")
     ]
 
 
-def _tree() -> list[tuple[type, str]]:
+def _tree(root: type) -> list[tuple[type, str]]:
     """Every class to mirror, with the expression that reaches its async twin from ``c``."""
-    out: list[tuple[type, str]] = [(PacSpace, "c")]
+    out: list[tuple[type, str]] = [(root, "c")]
     for cls, path in out:
         for name, sub in _resource_attrs(cls):
             out.append((sub, f"{path}.{name}"))
@@ -188,7 +209,7 @@ def _doc(obj: Any, indent: str) -> str:
 
 def _methods(cls: type) -> list[tuple[str, Any]]:
     out = []
-    for name, member in cls.__dict__.items():
+    for name, member in _members(cls).items():
         if name.startswith("_") or name in _LIFECYCLE:
             continue
         if isinstance(member, (staticmethod, property)):
@@ -198,36 +219,58 @@ def _methods(cls: type) -> list[tuple[str, Any]]:
     return out
 
 
+def _async_name(cls: type) -> str:
+    """How the generated module imports the async class of a twin that builds one."""
+    return f"_Async{cls.__name__}"
+
+
+def _owner_head(cls: type, imports: _Imports) -> list[str]:
+    """The client's twin owns the runtime: it builds the async client on the loop thread
+    from the same arguments, and closes it when closed or collected."""
+    name, async_name = cls.__name__, _async_name(cls)
+    imports.lines.add(f"from {cls.__module__.split('.')[0]} import {name} as {async_name}")
+    params, args, _ = _signature(cls.__init__, imports)  # type: ignore[misc]
+    return [
+        f"    def __init__({params}) -> None:\n",
+        f"        self._runtime = Runtime(lambda: {async_name}({args}))\n",
+        "        self._attach()\n\n",
+        "    @classmethod\n",
+        f"    def _from_runtime(cls, runtime: Runtime) -> {name}:\n",
+        "        client = cls.__new__(cls)\n",
+        "        client._runtime = runtime\n",
+        "        client._attach()\n",
+        "        return client\n\n",
+        "    def _attach(self) -> None:\n",
+        "        self._finalizer = weakref.finalize(self, self._runtime.close)\n",
+    ]
+
+
+def _borrower_head() -> list[str]:
+    """A resource's twin uses the runtime of the client it hangs from."""
+    return [
+        "    def __init__(self, runtime: Runtime) -> None:\n",
+        "        self._runtime = runtime\n",
+    ]
+
+
 def _class(cls: type, path: str, imports: _Imports) -> str:
     name = cls.__name__
+    owner = path == "c"  # the root of the walk: the client
     twin = f"Blocking twin of ``pacspace_async``'s ``{name}``: calls run on the shared loop thread."
     lines = [f'class {name}:\n    """{twin}"""\n\n']
     resources = _resource_attrs(cls)
-    if cls is PacSpace:
-        params, args, _ = _signature(cls.__init__, imports)
-        lines.append(f"    def __init__({params}) -> None:\n")
-        lines.append(f"        self._runtime = Runtime(lambda: _AsyncPacSpace({args}))\n")
-        lines.append("        self._attach()\n\n")
-        lines.append("    @classmethod\n")
-        lines.append("    def _from_runtime(cls, runtime: Runtime) -> PacSpace:\n")
-        lines.append("        client = cls.__new__(cls)\n")
-        lines.append("        client._runtime = runtime\n")
-        lines.append("        client._attach()\n")
-        lines.append("        return client\n\n")
-        lines.append("    def _attach(self) -> None:\n")
-        lines.append("        self._finalizer = weakref.finalize(self, self._runtime.close)\n")
-    else:
-        lines.append("    def __init__(self, runtime: Runtime) -> None:\n")
-        lines.append("        self._runtime = runtime\n")
+    lines += _owner_head(cls, imports) if owner else _borrower_head()
     for attr, sub in resources:
         lines.append(f"        self.{attr} = {sub.__name__}(self._runtime)\n")
     lines.append("\n")
+    annotations = _annotations(cls)
     for attr in _plain_attrs(cls):
-        annotation = str(cls.__annotations__[attr])
-        imports.need(annotation, vars(sys.modules[cls.__module__]))
+        home, hint = annotations[attr]
+        annotation = str(hint)
+        imports.need(annotation, vars(sys.modules[home.__module__]))
         lines.append(f"    @property\n    def {attr}(self) -> {annotation}:\n")
         lines.append(f"        return {_from_client(path)}.{attr}\n\n")
-    for pname, member in cls.__dict__.items():
+    for pname, member in _members(cls).items():
         if isinstance(member, property) and not pname.startswith("_"):
             annotation = str(inspect.signature(member.fget).return_annotation)  # type: ignore[arg-type]
             lines.append(f"    @property\n    def {pname}(self) -> {annotation}:\n")
@@ -246,7 +289,7 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
                 raise TypeError(f"{name}.{mname}: mirroring needs {name}.{arguments}")
             lines.append(f"    @classmethod\n    def {mname}({params}) -> {name}:\n")
             lines.append(_doc(func, "        "))
-            lines.append(f"        return cls(**_AsyncPacSpace.{arguments}({args}))\n\n")
+            lines.append(f"        return cls(**{_async_name(cls)}.{arguments}({args}))\n\n")
             continue
         target = f"{path}.{mname}({args})"
         if inspect.isasyncgenfunction(func):
@@ -263,18 +306,20 @@ def _class(cls: type, path: str, imports: _Imports) -> str:
             continue
         lines.append(f"    def {mname}({params}) -> {returns}:\n")
         lines.append(_doc(func, "        "))
-        if cls is PacSpace and returns == "PacSpace":
+        if returns == name:
             # A derived client (``with_options``): a blocking client on a derived runtime.
+            if not owner:
+                raise TypeError(f"{name}.{mname}: only the client may return a copy of itself")
             lines.append(
-                f"        return PacSpace._from_runtime(self._runtime.derived(lambda c: {target}))\n\n"
+                f"        return {name}._from_runtime(self._runtime.derived(lambda c: {target}))\n\n"
             )
             continue
         if inspect.iscoroutinefunction(func):
             lines.append(f"        return self._runtime.run(lambda c: {target})\n\n")
         else:
             lines.append(f"        c = self._runtime.client()\n        return {target}\n\n")
-    if cls is PacSpace:
-        lines.append(_LIFECYCLE_TEXT)
+    if owner:
+        lines.append(_LIFECYCLE_TEXT.format(name=name))
     return "".join(lines).rstrip() + "\n"
 
 
@@ -283,7 +328,7 @@ _LIFECYCLE_TEXT = '''    def __repr__(self) -> str:
 
     def close(self, reason: str | None = None) -> CloseReport | None:
         """Deliver what summaries and meters hold, release connections; returns what
-        happened to the usage (see ``pacspace_async.PacSpace.aclose``). Later calls raise
+        happened to the usage (see ``pacspace_async.{name}.aclose``). Later calls raise
         ``CLIENT_CLOSED`` (with ``reason`` as the message, as in pacspace-sdk). The loop
         thread stops when the last client closes."""
         if reason is not None and not self._runtime.closed:
@@ -291,7 +336,7 @@ _LIFECYCLE_TEXT = '''    def __repr__(self) -> str:
         report: CloseReport | None = self._finalizer()
         return report
 
-    def __enter__(self) -> PacSpace:
+    def __enter__(self) -> {name}:
         return self
 
     def __exit__(
@@ -304,13 +349,12 @@ _LIFECYCLE_TEXT = '''    def __repr__(self) -> str:
 '''
 
 
-def render() -> str:
-    tree = _tree()
+def render(root: type = PacSpace) -> str:
+    tree = _tree(root)
     imports = _Imports({cls.__name__ for cls, _ in tree})
     imports.lines |= {
         "import weakref",
         "from types import TracebackType",
-        "from pacspace_async import PacSpace as _AsyncPacSpace",
         "from pacspace_sync._runtime import Runtime",
         "from pacspace_async.types import CloseReport",
     }

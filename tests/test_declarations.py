@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import inspect
 import typing
+from types import SimpleNamespace
 
 import pytest
 
 from pacspace_async import ClientOptions, PacSpace
 from pacspace_async._params import Call
-from pacspace_async.resources import _balance, _customers, _receipts
+from pacspace_async.resources import _customers, _receipts
 from pacspace_async.resources._delta import EMIT
+from pacspace_async.resources.balance import Balance, _checkpoints, _derive, _reports
+
+# The balance resource's declarations, by the names they had in one module.
+_balance = SimpleNamespace(
+    Balance=Balance,
+    _DERIVE=_derive._DERIVE,
+    _COMPARE=_derive._COMPARE,
+    _CHECKPOINT=_checkpoints._CHECKPOINT,
+    _LIST_CHECKPOINTS=_checkpoints._LIST_CHECKPOINTS,
+    _RECEIPT=_checkpoints._RECEIPT,
+    _CUSTOMERS=_reports._CUSTOMERS,
+    _CUSTOMER=_reports._CUSTOMER,
+    _GAPS=_reports._GAPS,
+    _DELIVERIES=_reports._DELIVERIES,
+)
 
 CALLS: list[tuple[object, Call, set[str]]] = [
     (_balance.Balance.emit, EMIT, set()),

@@ -1,9 +1,9 @@
 """Resources: each turns a call into a request and an answer into a model."""
 
-from ._balance import Balance
 from ._customers import Customers
 from ._many import EmitItem, EmitOutcome, Progress
 from ._receipts import Receipts
+from .balance import Balance, submit_batch
 
 __all__ = [
     "Balance",
@@ -12,4 +12,5 @@ __all__ = [
     "EmitOutcome",
     "Progress",
     "Receipts",
+    "submit_batch",
 ]

@@ -50,7 +50,16 @@ class Customers:
         Needs a dashboard token: ``dashboard_token=``, ``options={"dashboardToken": ...}``,
         or ``PacSpace(dashboard_token=...)``. Balance API keys cannot create customers.
         """
-        merged = _CREATE.merge(options, locals())
+        merged = _CREATE.merge(
+            options,
+            {},
+            display_name=display_name,
+            customer_id=customer_id,
+            sharing_state_hint=sharing_state_hint,
+            event_cadence=event_cadence,
+            unit_label=unit_label,
+            dashboard_token=dashboard_token,
+        )
         merged.setdefault("dashboard_token", self._token)
         if not merged.get("dashboard_token"):
             raise ValidationError(
@@ -59,5 +68,7 @@ class Customers:
             )
         ro = RequestOptions.take(merged)
         body = {"displayName": check.text(display_name, "displayName"), **_CREATE.wire(merged)}
-        data = await self._transport.request("POST", "/dashboard/customers", body=body, options=ro)
-        return DashboardCustomer.from_answer(data)
+        answer = await self._transport.request(
+            "POST", "/dashboard/customers", body=body, options=ro
+        )
+        return DashboardCustomer.from_answer(*answer)

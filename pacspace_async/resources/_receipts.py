@@ -49,16 +49,16 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> builtins.list[ReceiptDocument]:
         """A customer's receipt documents, newest first."""
-        merged = _LIST.merge(options, locals())
+        merged = _LIST.merge(options, request, limit=limit)
         ro = RequestOptions.take(merged)
         params = _LIST.wire({**merged, "customer_id": check.identifier(customer_id, "customerId")})
-        data = await self._transport.request("GET", PATHS["list"] + query(params), options=ro)
+        data, raw = await self._transport.request("GET", PATHS["list"] + query(params), options=ro)
         items = data.get("receipts", []) if isinstance(data, dict) else data
         if not isinstance(items, builtins.list):
             raise ValidationError(
                 "the receipts answer has no list of receipts", 0, "INVALID_RESPONSE"
             )
-        return [ReceiptDocument.from_answer(item) for item in items]
+        return [ReceiptDocument.from_answer(item, raw) for item in items]
 
     async def get(
         self,
@@ -67,9 +67,9 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> ReceiptDocument:
         """One receipt document by its id."""
-        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
+        ro = RequestOptions.take(_PLAIN.merge(options, request))
         path = PATHS["get"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
-        return ReceiptDocument.from_answer(await self._transport.request("GET", path, options=ro))
+        return ReceiptDocument.from_answer(*await self._transport.request("GET", path, options=ro))
 
     async def download_pdf(
         self,
@@ -78,9 +78,9 @@ class Receipts:
         **request: Unpack[RequestOverrides],
     ) -> bytes:
         """The receipt as a PDF document (bytes)."""
-        ro = RequestOptions.take(_PLAIN.merge(options, locals()))
+        ro = RequestOptions.take(_PLAIN.merge(options, request))
         path = PATHS["pdf"].format(receipt_id=segment(check.text(receipt_id, "receiptId")))
-        data: bytes = await self._transport.request("GET", path, options=ro, raw=True)
+        data: bytes = (await self._transport.request("GET", path, options=ro, raw=True)).data
         return data
 
     def from_url(self, url: str) -> str:

@@ -14,7 +14,7 @@ from ._balance import (
     RecordStatus,
 )
 from ._base import APIModel, CheckpointStatus, DeliveryStatus, DeltaStatus, Status
-from ._raw import RawResponse
+from ._raw import Answer, RawResponse
 from ._records import (
     Customer,
     CustomerList,
@@ -69,6 +69,7 @@ __all__ = [
     "QueueState",
     "QueuedSummary",
     "RawResponse",
+    "Answer",
     "Receipt",
     "ReceiptDocument",
     "ReceiptLinks",

@@ -18,7 +18,7 @@ from typing_extensions import Self
 
 from .. import _json
 from .._errors import PacSpaceError
-from ._raw import LAST_ANSWER, RawResponse
+from ._raw import RawResponse
 
 __all__ = ["APIModel", "CheckpointStatus", "DeliveryStatus", "DeltaStatus", "Status"]
 
@@ -74,11 +74,9 @@ class APIModel(BaseModel):
         cls._wire_names = names
 
     @classmethod
-    def from_answer(cls, data: Any) -> Self:
-        """The model of a server answer; an answer of the wrong shape is a PacSpaceError."""
-        reply = LAST_ANSWER.get()
-        if reply is not None:
-            LAST_ANSWER.set(None)
+    def from_answer(cls, data: Any, raw: RawResponse | None = None) -> Self:
+        """The model of a server answer (``raw``: the HTTP answer it came in, shown as
+        :attr:`raw_response`); an answer of the wrong shape is a PacSpaceError."""
         try:
             model = cls.model_validate(data)
         except PydanticValidationError as exc:
@@ -90,10 +88,10 @@ class APIModel(BaseModel):
                 "INVALID_RESPONSE",
                 body=data,
             ) from None
-        if reply is not None:
+        if raw is not None:
             # Not a pydantic private attribute: those cost every model (nested ones too)
             # a post-init step. Kept out of dumps, equality and reprs all the same.
-            object.__setattr__(model, "_pacspace_raw", RawResponse(*reply))
+            object.__setattr__(model, "_pacspace_raw", raw)
         return model
 
     @property

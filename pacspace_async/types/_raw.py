@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-__all__ = ["LAST_ANSWER", "RawResponse"]
+__all__ = ["Answer", "RawResponse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +34,10 @@ class RawResponse:
         }
 
 
-LAST_ANSWER: ContextVar[tuple[int, Mapping[str, str]] | None] = ContextVar(
-    "pacspace_last_answer", default=None
-)
-"""The status and headers of the last answer, set by the transport after each request and
-taken by the model built from it, in the same task (concurrent calls never see each
-other's)."""
+class Answer(NamedTuple):
+    """What the transport returns for one call: the envelope's ``data`` (or the body's
+    bytes), and the HTTP answer it came in. A model is built from both,
+    ``Model.from_answer(*answer)``, so the raw response travels by argument."""
+
+    data: Any
+    raw: RawResponse | None
