@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pacspace_async._polling import PollPolicy, Schedule
+from pacspace_async._polling import CheckSchedule, PollPolicy
 from pacspace_async._waiter import Waiter
 from pacspace_async.types import RecordStatus
 from tests._clock import VirtualTime
@@ -99,7 +99,7 @@ async def _burst(
 
 
 async def simulate(
-    schedule: Schedule, seed: int = 1, rate: int = RATES[0]
+    schedule: CheckSchedule, seed: int = 1, rate: int = RATES[0]
 ) -> tuple[Outcome, Outcome]:
     """(cold, warm) for ``schedule`` at ``rate`` requests/s."""
     vt = VirtualTime()
@@ -117,8 +117,8 @@ async def _unused(record_id: str) -> RecordStatus:
     raise AssertionError("replaced per burst")
 
 
-CANDIDATES: list[tuple[str, Schedule]] = [
-    (f"first p{q1 * 100:.0f}, second p{q2 * 100:.0f}", Schedule(q1, q2))
+CANDIDATES: list[tuple[str, CheckSchedule]] = [
+    (f"first p{q1 * 100:.0f}, second p{q2 * 100:.0f}", CheckSchedule(q1, q2))
     for q1, q2 in [
         (0.5, 0.9),
         (0.6, 0.9),
@@ -130,10 +130,10 @@ CANDIDATES: list[tuple[str, Schedule]] = [
     ]
 ] + [
     # The cold start's alternatives (the warm columns barely move with these).
-    ("p75/p95, scouts check every 10 % of their age", Schedule(scout_precision=0.10)),
-    ("p75/p95, scouts check every 8 % of their age", Schedule(scout_precision=0.08)),
-    ("p75/p95, learnt from 6 scouts", Schedule(learnt=6)),
-    ("p75/p95, learnt from 12 scouts", Schedule(learnt=12)),
+    ("p75/p95, scouts check every 10 % of their age", CheckSchedule(scout_precision=0.10)),
+    ("p75/p95, scouts check every 8 % of their age", CheckSchedule(scout_precision=0.08)),
+    ("p75/p95, learnt from 6 scouts", CheckSchedule(learnt=6)),
+    ("p75/p95, learnt from 12 scouts", CheckSchedule(learnt=12)),
 ]
 SEEDS = 5
 COLD_AIM = (1.5, 0.150)

@@ -7,9 +7,9 @@ checkpoint balances.
 """
 
 from . import _telemetry
-from ._backends._callable import TransportCallable, TransportResponse
+from ._backends import HttpBackend, TransportCallable, TransportResponse
 from ._client import PacSpace
-from ._config import ClientOptions, HttpBackend
+from ._client_options import ClientOptions
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -33,6 +33,8 @@ from ._options import Amount, RequestOverrides, WaitOverrides
 from ._time import Duration, Timeout
 from ._version import __version__
 from .resources import EmitItem, EmitOutcome, Progress
+from .summaries import Meter
+from .types import CloseReport
 from .webhooks import WebhookEvent, Webhooks
 
 _telemetry.setup_logging()  # PACSPACE_LOG=debug|info prints the ``pacspace`` logger
@@ -40,10 +42,12 @@ _telemetry.setup_logging()  # PACSPACE_LOG=debug|info prints the ``pacspace`` lo
 __all__ = [
     "Amount",
     "ClientOptions",
+    "CloseReport",
     "Duration",
     "EmitItem",
     "EmitOutcome",
     "HttpBackend",
+    "Meter",
     "Progress",
     "RequestOverrides",
     "Timeout",

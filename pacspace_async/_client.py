@@ -15,9 +15,10 @@ from typing_extensions import Unpack
 
 from . import _validate as check
 from ._aio import running_loop
-from ._backends._callable import TransportCallable
+from ._backends import TransportCallable
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
     ClientArguments,
     ClientConfig,
     ClientOptions,
@@ -31,9 +32,7 @@ from ._time import Timeout, client_timeout
 from ._transport import Transport, segment
 from ._waiter import Waiter
 from .resources import Balance, Customers, submit_batch
-from .summaries import SubmissionOptions, SummaryQueue
-from .summaries._flush import Submit
-from .summaries._identity import owner_of
+from .summaries import SubmissionOptions, Submit, SummaryQueue, owner_of
 from .types import CloseReport, RecordStatus, Verification
 from .webhooks import WebhookEvent, Webhooks
 
@@ -74,7 +73,7 @@ class PacSpace:
         sandbox_url: str | None = None,
         production_url: str | None = None,
         timeout: Timeout | None = None,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         chain_id: int | None = None,
         credit_pool_id: int | None = None,
         webhook_secret: str | Sequence[str] | None = None,
@@ -90,16 +89,18 @@ class PacSpace:
     ) -> None:
         self._config = ClientConfig.resolve(
             api_key,
-            base_url=base_url,
-            sandbox_url=sandbox_url,
-            production_url=production_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            chain_id=chain_id,
-            credit_pool_id=credit_pool_id,
-            proxy=proxy,
-            verify=verify,
-            max_response_bytes=max_response_bytes,
+            {
+                "base_url": base_url,
+                "sandbox_url": sandbox_url,
+                "production_url": production_url,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "chain_id": chain_id,
+                "credit_pool_id": credit_pool_id,
+                "proxy": proxy,
+                "verify": verify,
+                "max_response_bytes": max_response_bytes,
+            },
         )
         if dashboard_token is not None:
             check.header_value(dashboard_token, "dashboard_token")

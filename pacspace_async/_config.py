@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
 from urllib.parse import urlsplit
 from urllib.request import (  # type: ignore[attr-defined]  # both are public, untyped
     getproxies_environment,
@@ -22,11 +20,11 @@ from urllib.request import (  # type: ignore[attr-defined]  # both are public, u
 )
 
 import httpx
-from typing_extensions import TypedDict
 
-from ._backends._callable import TransportCallable
+from ._backends import HttpBackend
+from ._client_options import ClientOptions
 from ._errors import PacSpaceError, ValidationError
-from ._time import Timeout, client_timeout, from_ms
+from ._time import client_timeout, from_ms
 from ._version import __version__
 
 __all__ = [
@@ -36,32 +34,6 @@ __all__ = [
     "ClientOptions",
     "HttpBackend",
 ]
-
-HttpBackend = Literal["auto", "httpx", "aiohttp"]
-"""``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp."""
-
-
-class ClientOptions(TypedDict, total=False):
-    """``PacSpace.init(key, **options)``: the constructor's keywords, with pacspace-sdk's
-    units (``timeout`` in milliseconds). A test keeps this and ``PacSpace.__init__`` equal."""
-
-    base_url: str | None
-    sandbox_url: str | None
-    production_url: str | None
-    timeout: Timeout | None
-    max_retries: int
-    chain_id: int | None
-    credit_pool_id: int | None
-    webhook_secret: str | Sequence[str] | None
-    http_client: httpx.AsyncClient | None
-    http_backend: HttpBackend
-    proxy: str | None
-    verify: bool | str | ssl.SSLContext
-    max_response_bytes: int
-    dashboard_token: str | None
-    max_status_requests: int
-    submission: Mapping[str, Any] | None
-    transport: TransportCallable | None
 
 
 class ClientArguments(ClientOptions, total=False):
@@ -101,21 +73,15 @@ class ClientConfig:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
-    def resolve(
-        cls,
-        api_key: str | None,
-        *,
-        base_url: str | None,
-        sandbox_url: str | None,
-        production_url: str | None,
-        timeout: Timeout | None,
-        max_retries: int,
-        chain_id: int | None,
-        credit_pool_id: int | None,
-        proxy: str | None = None,
-        verify: bool | str | ssl.SSLContext = True,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> ClientConfig:
+    def resolve(cls, api_key: str | None, options: ClientOptions) -> ClientConfig:
+        """The settings of a client built with ``api_key`` and ``options`` (the
+        constructor's keywords, as given; an option left out takes its default)."""
+        base_url = options.get("base_url")
+        timeout = options.get("timeout")
+        max_retries = options.get("max_retries", DEFAULT_MAX_RETRIES)
+        chain_id = options.get("chain_id")
+        credit_pool_id = options.get("credit_pool_id")
+        max_response_bytes = options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
         key = api_key or os.environ.get("PACSPACE_API_KEY")
         if not key:
             raise PacSpaceError(
@@ -132,7 +98,7 @@ class ClientConfig:
         url = (
             base_url
             or os.environ.get("PACSPACE_API_BASE_URL")
-            or _by_prefix(key, sandbox_url, production_url)
+            or _by_prefix(key, options.get("sandbox_url"), options.get("production_url"))
         )
         url = url.rstrip("/")
         parts = urlsplit(url)
@@ -167,8 +133,8 @@ class ClientConfig:
             max_retries=max_retries,
             chain_id=chain_id,
             credit_pool_id=credit_pool_id,
-            proxy=_proxy(proxy, parts.scheme, parts.hostname or ""),
-            ssl_context=_ssl_context(verify),
+            proxy=_proxy(options.get("proxy"), parts.scheme, parts.hostname or ""),
+            ssl_context=_ssl_context(options.get("verify", True)),
             max_response_bytes=max_response_bytes,
         )
 

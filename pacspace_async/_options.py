@@ -1,36 +1,41 @@
-"""The option-dict compatibility layer, and the request settings every call takes.
+"""The request settings every call takes, declared once, and the option-dict layer.
 
 The product's documentation and pacspace-sdk call ``emit(customer, delta, reason,
 {"referenceId": ...})``; Python users write ``emit(customer, delta, reason,
 reference_id=...)``. :func:`merge` turns both into one snake_case dict (each call declares
 its own parameters in ``_params``); option dicts keep the documented units (``timeout``
 and ``pollInterval`` in milliseconds), keyword arguments use seconds.
+
+:class:`RequestOptions` is the declaration of the request settings: its fields are the
+names :func:`merge` accepts, :meth:`RequestOptions.take` checks them, and
+:meth:`RequestOptions.write_headers` is the one place they become headers. The two
+``TypedDict`` s below give the same names their types for ``**request`` (a type checker
+needs them spelled out); a test keeps them equal to the fields.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from typing_extensions import TypedDict
 
 from ._errors import ValidationError
 from ._time import Duration, from_ms, seconds
-from ._validate import header_name, header_value, non_negative_int
+from ._validate import Amount, header_name, header_value, non_negative_int
 
 __all__ = [
     "NO_OVERRIDES",
+    "REQUEST_KEYS",
     "Amount",
     "RequestOptions",
     "RequestOverrides",
     "WaitOverrides",
     "merge",
+    "new_idempotency_key",
 ]
-
-Amount = int | float | str | Decimal
-"""An amount as a caller may give it; it travels as an exact ``Decimal``."""
 
 
 class WaitOverrides(TypedDict, total=False):
@@ -39,48 +44,118 @@ class WaitOverrides(TypedDict, total=False):
 
     max_retries: int
     idempotency_key: str
-    extra_headers: dict[str, str]
-    chain_id: int
-    credit_pool_id: int
-
-
-class RequestOverrides(TypedDict, total=False):
-    """Per-call overrides of the client's request settings."""
-
-    timeout: Duration
-    max_retries: int
-    idempotency_key: str
     extra_headers: Mapping[str, str]
     chain_id: int
     credit_pool_id: int
 
 
-# The camelCase names of the settings every call takes (each call declares its own
-# parameters' names in ``_params``), and the keyword each one means.
-_SEED_NAMES: dict[str, str] = {
-    "pollInterval": "poll_interval_ms",
+class RequestOverrides(WaitOverrides, total=False):
+    """Per-call overrides of the client's request settings."""
+
+    timeout: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """The request settings of one call, after merging (``None``: the client's)."""
+
+    timeout: float | None = None
+    max_retries: int | None = None
+    idempotency_key: str | None = None
+    extra_headers: Mapping[str, str] | None = None
+    chain_id: int | None = None
+    credit_pool_id: int | None = None
+    dashboard_token: str | None = None
+
+    @classmethod
+    def take(cls, merged: dict[str, Any], *, wait: bool = False) -> RequestOptions:
+        """Pop the request settings out of ``merged``, checked.
+
+        For waits ``timeout``/``timeout_ms`` belong to the wait, not the request, and stay.
+        """
+        if not merged or not merged.keys() & REQUEST_KEYS:
+            return NO_OVERRIDES
+        timeout: float | None = None
+        if not wait:
+            timeout = merged.pop("timeout", None)
+            timeout_ms = merged.pop("timeout_ms", None)
+            if timeout is None and timeout_ms is not None:
+                timeout = seconds(from_ms(timeout_ms, "timeout"), "timeout")
+            elif timeout is not None:
+                timeout = seconds(timeout, "timeout")
+        max_retries = merged.pop("max_retries", None)
+        if max_retries is not None and (
+            not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
+        ):
+            raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
+        key = merged.pop("idempotency_key", None)
+        headers = merged.pop("extra_headers", None)
+        if headers is not None:
+            if not isinstance(headers, Mapping):
+                raise ValidationError("extra_headers must be a mapping", field="extra_headers")
+            headers = {
+                header_name(name, "extra_headers"): header_value(value, f"extra_headers[{name!r}]")
+                for name, value in headers.items()
+            }
+        chain_id = merged.pop("chain_id", None)
+        credit_pool_id = merged.pop("credit_pool_id", None)
+        token = merged.pop("dashboard_token", None)
+        return cls(
+            timeout=timeout,
+            max_retries=max_retries,
+            idempotency_key=None if key is None else header_value(key, "idempotency_key"),
+            extra_headers=headers,
+            chain_id=None if chain_id is None else non_negative_int(chain_id, "chain_id"),
+            credit_pool_id=None
+            if credit_pool_id is None
+            else non_negative_int(credit_pool_id, "credit_pool_id"),
+            dashboard_token=None if token is None else header_value(token, "dashboard_token"),
+        )
+
+    def write_headers(self, headers: dict[str, str], method: str) -> None:
+        """These settings as headers, over the client's (``headers``); every POST carries
+        an ``Idempotency-Key``, the caller's or a fresh one."""
+        if self.chain_id is not None:
+            headers["X-Chain-Id"] = str(self.chain_id)
+        if self.credit_pool_id is not None:
+            headers["X-Credit-Pool-Id"] = str(self.credit_pool_id)
+        if self.dashboard_token:
+            headers["Authorization"] = f"Bearer {self.dashboard_token}"
+        if method == "POST":
+            headers["Idempotency-Key"] = self.idempotency_key or new_idempotency_key()
+        elif self.idempotency_key:
+            headers["Idempotency-Key"] = self.idempotency_key
+        if self.extra_headers:
+            headers.update({str(k): str(v) for k, v in self.extra_headers.items()})
+
+
+NO_OVERRIDES: Final = RequestOptions()
+"""No request setting overridden: the transport's fast path knows it by identity."""
+
+REQUEST_KEYS: Final = frozenset(f.name for f in fields(RequestOptions)) | {"timeout_ms"}
+"""The snake_case names of the request settings (``timeout_ms``: an options dict's)."""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# An options dict's camelCase names and the keyword each one means: the request settings
+# by rule, and the few whose documented name is not the rule's.
+_SEED_NAMES: Final = {_camel(f.name): f.name for f in fields(RequestOptions)} | {
     "timeout": "timeout_ms",
-    "maxRetries": "max_retries",
-    "idempotencyKey": "idempotency_key",
     "headers": "extra_headers",
-    "chainId": "chain_id",
-    "creditPoolId": "credit_pool_id",
-    "dashboardToken": "dashboard_token",
+    "pollInterval": "poll_interval_ms",
     "maxItems": "max_items",
 }
+del _SEED_NAMES["extraHeaders"]
 
-REQUEST_KEYS = frozenset(
-    {
-        "timeout",
-        "timeout_ms",
-        "max_retries",
-        "idempotency_key",
-        "extra_headers",
-        "chain_id",
-        "credit_pool_id",
-        "dashboard_token",
-    }
-)
+
+def new_idempotency_key() -> str:
+    """A fresh idempotency key: 128 random bits (as many as the caller's ``psk_`` keys
+    in pacspace-sdk carry), without building a UUID object on every POST."""
+    return "psk_" + os.urandom(16).hex()
 
 
 def merge(
@@ -111,67 +186,3 @@ def merge(
             raise ValidationError(f"{key!r} is given twice with different values", field=key)
         merged[name] = value
     return merged
-
-
-@dataclass(frozen=True, slots=True)
-class RequestOptions:
-    """The request settings of one call, after merging."""
-
-    timeout: float | None = None
-    max_retries: int | None = None
-    idempotency_key: str | None = None
-    extra_headers: Mapping[str, str] | None = None
-    chain_id: int | None = None
-    credit_pool_id: int | None = None
-    dashboard_token: str | None = None
-
-    @classmethod
-    def take(cls, merged: dict[str, Any], *, wait: bool = False) -> RequestOptions:
-        """Pop the request settings out of ``merged``.
-
-        For waits ``timeout``/``timeout_ms`` belong to the wait, not the request, and stay.
-        """
-        if not merged or not merged.keys() & REQUEST_KEYS:
-            return NO_OVERRIDES
-        timeout: float | None = None
-        if not wait:
-            timeout = merged.pop("timeout", None)
-            timeout_ms = merged.pop("timeout_ms", None)
-            if timeout is None and timeout_ms is not None:
-                timeout = seconds(from_ms(timeout_ms, "timeout"), "timeout")
-            elif timeout is not None:
-                timeout = seconds(timeout, "timeout")
-        max_retries = merged.pop("max_retries", None)
-        if max_retries is not None and (
-            not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
-        ):
-            raise ValidationError("max_retries must be an integer >= 0", field="max_retries")
-        key = merged.pop("idempotency_key", None)
-        if key is not None:
-            key = header_value(key, "idempotency_key")
-        headers = merged.pop("extra_headers", None)
-        if headers is not None:
-            if not isinstance(headers, Mapping):
-                raise ValidationError("extra_headers must be a mapping", field="extra_headers")
-            headers = {
-                header_name(name, "extra_headers"): header_value(value, f"extra_headers[{name!r}]")
-                for name, value in headers.items()
-            }
-        chain_id = merged.pop("chain_id", None)
-        credit_pool_id = merged.pop("credit_pool_id", None)
-        token = merged.pop("dashboard_token", None)
-        return cls(
-            timeout=timeout,
-            max_retries=max_retries,
-            idempotency_key=key,
-            extra_headers=headers,
-            chain_id=None if chain_id is None else non_negative_int(chain_id, "chain_id"),
-            credit_pool_id=None
-            if credit_pool_id is None
-            else non_negative_int(credit_pool_id, "credit_pool_id"),
-            dashboard_token=None if token is None else header_value(token, "dashboard_token"),
-        )
-
-
-NO_OVERRIDES: Final = RequestOptions()
-"""No request setting overridden: the transport's fast path knows it by identity."""

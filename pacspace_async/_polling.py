@@ -35,7 +35,7 @@ __all__ = [
     "SCOUT_PRECISION",
     "FirstCheck",
     "PollPolicy",
-    "Schedule",
+    "CheckSchedule",
 ]
 
 DEFAULT_FIRST_CHECK = 1.0
@@ -88,7 +88,7 @@ LONGEST_FIRST = 4
 
 
 @dataclass(frozen=True)
-class Schedule:
+class CheckSchedule:
     """The policy's tunables (defaults: the constants above), for comparing schedules
     (``benchmarks/schedules.py``)."""
 
@@ -117,11 +117,11 @@ class PollPolicy:
         self,
         first_check: float = DEFAULT_FIRST_CHECK,
         *,
-        schedule: Schedule | None = None,
+        schedule: CheckSchedule | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.first_check = first_check
-        self.schedule = schedule if schedule is not None else Schedule()
+        self.schedule = schedule if schedule is not None else CheckSchedule()
         self._rng = rng
         self._arrivals: deque[tuple[float, float]] = deque()
         """(when learnt, seconds), oldest first."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -34,15 +33,16 @@ from ._answer import pending_seconds, read
 from ._backends import (
     MAX_CONNECTIONS,
     Backend,
+    CallableBackend,
     ClientBackend,
     ConnectionFailed,
     Reply,
     TimedOut,
     TooLarge,
+    TransportCallable,
     UnsupportedEncoding,
     open_backend,
 )
-from ._backends._callable import CallableBackend, TransportCallable
 from ._config import USER_AGENT, ClientConfig
 from ._errors import (
     APIConnectionError,
@@ -50,7 +50,7 @@ from ._errors import (
     PacSpaceError,
 )
 from ._inflight import Closed, InFlight, QueueTimeout
-from ._options import NO_OVERRIDES, RequestOptions
+from ._options import NO_OVERRIDES, RequestOptions, new_idempotency_key
 from ._retry import backoff, is_retryable
 from ._secrets import redact_in
 from ._telemetry import log, route_of, telemetry
@@ -124,12 +124,6 @@ def _bound(timeout: Mapping[str, float | None]) -> float | None:
     """The longest phase bound: one attempt, end to end (connect, send, headers, body),
     stays within it, so a server dripping bytes cannot hold a call longer than that."""
     return max((v for v in timeout.values() if v is not None), default=None)
-
-
-def _new_key() -> str:
-    """A fresh idempotency key: 128 random bits (as many as the caller's ``psk_`` keys
-    in pacspace-sdk carry), without building a UUID object on every POST."""
-    return "psk_" + os.urandom(16).hex()
 
 
 def query(params: Mapping[str, Any]) -> str:
@@ -394,22 +388,11 @@ class Transport:
         self, method: str, options: RequestOptions, authenticated: bool
     ) -> dict[str, str]:
         headers = (self._headers if authenticated else self._public_headers).copy()
-        if options is NO_OVERRIDES:
+        if options is NO_OVERRIDES:  # the usual call: nothing but a key to add
             if method == "POST":
-                headers["Idempotency-Key"] = _new_key()
+                headers["Idempotency-Key"] = new_idempotency_key()
             return headers
-        if options.chain_id is not None:
-            headers["X-Chain-Id"] = str(options.chain_id)
-        if options.credit_pool_id is not None:
-            headers["X-Credit-Pool-Id"] = str(options.credit_pool_id)
-        if options.dashboard_token:
-            headers["Authorization"] = f"Bearer {options.dashboard_token}"
-        if method == "POST":
-            headers["Idempotency-Key"] = options.idempotency_key or _new_key()
-        elif options.idempotency_key:
-            headers["Idempotency-Key"] = options.idempotency_key
-        if options.extra_headers:
-            headers.update({str(k): str(v) for k, v in options.extra_headers.items()})
+        options.write_headers(headers, method)
         return headers
 
     def _failed(self, call: _Call, exc: Exception) -> tuple[PacSpaceError, BaseException | None]:

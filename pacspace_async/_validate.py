@@ -114,6 +114,10 @@ MAX_PLACES = 18
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?$")
 
 
+Amount = int | float | str | Decimal
+"""An amount as a caller may give it; it travels as an exact ``Decimal``."""
+
+
 def amount(value: Any, field: str) -> Decimal:
     """An exact, finite amount within what the wire carries: smaller than 10^15 in magnitude,
     at most 18 decimal places. A float converts through its shortest repr (0.1 → 0.1);

@@ -1,4 +1,4 @@
-"""Waiting for verification without one poll loop per record: the scheduler.
+"""Waiting for verification without one poll loop per record: the status-check scheduler.
 
 A service that emits thousands of deltas and waits for each must not run thousands of
 sleeping loops that each poll on a fixed interval: that is the official client's design,
@@ -227,7 +227,7 @@ class Waiter:
     def _push(
         self, watch: _Watch, due: float, future: asyncio.Future[RecordStatus] | None = None
     ) -> None:
-        """Schedule ``watch``'s next check at ``due`` (replacing the one scheduled), or,
+        """CheckSchedule ``watch``'s next check at ``due`` (replacing the one scheduled), or,
         with ``future``, that wait's deadline."""
         if future is None:
             watch.due = due

@@ -93,17 +93,13 @@ def _init(args: argparse.Namespace) -> int:
     if not is_postgres(args.outbox):
         print("pacspace outbox init: --outbox must be a postgresql:// URL", file=sys.stderr)
         return 2
-    from pacspace_async.summaries._stores._postgres import SCHEMA, PostgresStore
+    from pacspace_async.summaries import postgres_schema, prepare_postgres_outbox
 
     if args.sql:
-        print(SCHEMA, end="")
+        print(postgres_schema(), end="")
         return 0
-    store = PostgresStore(args.outbox, owner="")
-    try:
-        store.ensure_ready()
-    finally:
-        store.close()
-    print(f"pacspace outbox tables are ready in {store.location}")
+    location = prepare_postgres_outbox(args.outbox)
+    print(f"pacspace outbox tables are ready in {location}")
     return 0
 
 

@@ -11,8 +11,6 @@ import webbrowser
 import uvicorn
 
 from pacspace_sandbox import Sandbox, SandboxConfig
-from pacspace_sandbox._config import DEFAULT_DASHBOARD_USER
-from pacspace_sandbox._guard import HostGuard, allowed_hosts, is_loopback
 
 __all__ = ["serve"]
 
@@ -39,15 +37,6 @@ def serve(args: argparse.Namespace) -> int:
             print(f"--dashboard-user wants EMAIL:PASSWORD, not {entry!r}", file=sys.stderr)
             return 2
         users.append((email, password))
-    if not is_loopback(args.host) and not users:
-        print(
-            f"pacspace sandbox: refusing to serve on {args.host} with the documented "
-            f"dashboard password ({DEFAULT_DASHBOARD_USER[0]} / {DEFAULT_DASHBOARD_USER[1]}): "
-            "anyone who can reach this address could log in and mint API keys. Set your "
-            "own with --dashboard-user EMAIL:PASSWORD, or serve on 127.0.0.1.",
-            file=sys.stderr,
-        )
-        return 2
     try:
         config = SandboxConfig(
             api_keys=list(args.api_key),
@@ -66,7 +55,13 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if users:
         config.dashboard_users = users
+    try:
+        config.check_served_on(args.host)  # before the store exists: nothing half-made
+    except ValueError as exc:
+        print(f"pacspace sandbox: {exc}", file=sys.stderr)
+        return 2
     sandbox = Sandbox(config)
+    app = sandbox.served_app(args.host, args.allowed_host)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}"
     print(f"PacSpace sandbox on {url}  (store: {args.db})")
@@ -79,7 +74,7 @@ def serve(args: argparse.Namespace) -> int:
     print("Ctrl-C stops it.", flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
-            HostGuard(sandbox.app, allowed_hosts(args.host, args.allowed_host)),
+            app,
             host=args.host,
             port=args.port,
             log_level="warning",

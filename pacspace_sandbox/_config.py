@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._guard import is_loopback
+
 __all__ = ["DEFAULT_DASHBOARD_USER", "SandboxConfig", "new_api_key"]
 
 DEFAULT_DASHBOARD_USER = ("you@example.com", "your-secure-password")
@@ -49,3 +51,16 @@ class SandboxConfig:
             raise ValueError("verify_latency must be >= 0")
         if self.webhook_url and not self.webhook_secret:
             raise ValueError("webhook_url needs webhook_secret")
+
+    def check_served_on(self, host: str) -> None:
+        """Refuse (``ValueError``, saying why) to serve beyond loopback with the documented
+        dashboard password: anyone who can reach the address could log in and mint keys."""
+        if is_loopback(host) or DEFAULT_DASHBOARD_USER not in self.dashboard_users:
+            return
+        email, password = DEFAULT_DASHBOARD_USER
+        raise ValueError(
+            f"refusing to serve on {host} with the documented dashboard password "
+            f"({email} / {password}): anyone who can reach this address could log in and "
+            "mint API keys. Set your own dashboard user (--dashboard-user EMAIL:PASSWORD, "
+            "or SandboxConfig(dashboard_users=[...])), or serve on 127.0.0.1."
+        )

@@ -46,6 +46,15 @@ class Sandbox:
         """An httpx transport that serves requests in-process (base URL :data:`IN_PROCESS_URL`)."""
         return httpx.ASGITransport(app=self.app)
 
+    def served_app(self, host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> Any:
+        """The ASGI app as a server on ``host`` must expose it: it answers only requests
+        whose ``Host`` is a loopback name, ``host`` or one of ``allowed_hosts`` (others get
+        421, so a DNS-rebinding page cannot reach it). Beyond loopback it refuses, with a
+        ``ValueError`` saying why, to be served with the documented dashboard password:
+        anyone who can reach the address could log in and mint API keys."""
+        self.config.check_served_on(host)
+        return _guard.HostGuard(self.app, _guard.allowed_hosts(host, allowed_hosts))
+
     def serve(
         self,
         host: str = "127.0.0.1",
@@ -90,7 +99,7 @@ class SandboxServer:
             ) from None
         options.setdefault("log_level", "warning")
         options.setdefault("lifespan", "off")
-        app = _guard.HostGuard(sandbox.app, _guard.allowed_hosts(host, allowed_hosts))
+        app = sandbox.served_app(host, allowed_hosts)
         self._config = uvicorn.Config(app, host=host, port=port, **options)
         self._server = uvicorn.Server(self._config)
         self._thread = threading.Thread(

@@ -4,7 +4,7 @@ A single implementation serves both modes (``":memory:"`` by default, ``--db PAT
 survive a restart), so the persistent path is exercised by every test, not only by the
 restart test. Amounts are stored as decimal TEXT and summed in Python, never by SQLite's
 floating-point ``SUM``. Every write the ledger makes for one request runs in one
-transaction (:meth:`Store.transaction`): nothing is half-stored.
+transaction (:meth:`LedgerStore.transaction`): nothing is half-stored.
 
 The store only stores: it knows tables and queries, not the rules.
 """
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-__all__ = ["Row", "Store"]
+__all__ = ["Row", "LedgerStore"]
 
 Row = sqlite3.Row
 
@@ -129,7 +129,7 @@ _ADDED_COLUMNS = (
 )
 
 
-class Store:
+class LedgerStore:
     """A SQLite connection with the sandbox's schema.
 
     The connection is shared by the threads that may serve requests (an in-process

@@ -28,7 +28,7 @@ import simplejson
 from ._config import SandboxConfig
 from ._samples import SAMPLE_EVENTS
 from ._scope import iso
-from ._store import Row, Store
+from ._store import LedgerStore, Row
 
 __all__ = ["MAX_ATTEMPTS", "Deliveries", "sign"]
 
@@ -44,7 +44,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class Deliveries:
-    def __init__(self, store: Store, config: SandboxConfig) -> None:
+    def __init__(self, store: LedgerStore, config: SandboxConfig) -> None:
         self._store = store
         self._config = config
         self._task: asyncio.Task[None] | None = None

@@ -22,6 +22,7 @@ from pacspace_async import (
     APITimeoutError,
     CadenceLimitError,
     ClientOptions,
+    CloseReport,
     ContractNotDeployedError,
     Duration,
     EmitItem,
@@ -30,6 +31,7 @@ from pacspace_async import (
     InsufficientCreditsError,
     InvalidApiKeyError,
     InvalidScopeCombinationError,
+    Meter,
     NotFoundError,
     OutboxError,
     PacSpaceError,
@@ -52,11 +54,9 @@ from pacspace_async import (
     types,
 )
 from pacspace_async import PacSpace as _AsyncPacSpace
-from pacspace_async.summaries import Meter
 from pacspace_async.types import (
     Checkpoint,
     CheckpointList,
-    CloseReport,
     CompareReport,
     Customer,
     CustomerList,
@@ -87,6 +87,7 @@ __all__ = [
     "Balance",
     "CadenceLimitError",
     "ClientOptions",
+    "CloseReport",
     "ContractNotDeployedError",
     "Customers",
     "Duration",
@@ -96,6 +97,7 @@ __all__ = [
     "InsufficientCreditsError",
     "InvalidApiKeyError",
     "InvalidScopeCombinationError",
+    "Meter",
     "NotFoundError",
     "OutboxError",
     "PacSpace",
@@ -709,7 +711,10 @@ class Balance:
         page: int | None = None,
         **request: Unpack[RequestOverrides],
     ) -> CustomerList:
-        """Customers, optionally filtered by a search string; ``page`` starts at 1."""
+        """Customers with their derived balances, optionally filtered by a search string;
+        ``page`` starts at 1. (``pac.customers`` is another thing: the dashboard's, to
+        create a customer before its first event.)
+        """
         return self._runtime.run(
             lambda c: c.balance.customers(options, search=search, limit=limit, page=page, **request)
         )

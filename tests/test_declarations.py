@@ -75,3 +75,21 @@ def test_init_options_are_the_constructor_keywords() -> None:
     }
     options = typing.get_type_hints(ClientOptions)
     assert set(options) == set(keywords)
+
+
+def test_request_overrides_are_the_request_settings() -> None:
+    """``**request``'s types name exactly the settings ``RequestOptions`` declares (the
+    dashboard token is ``customers.create``'s own keyword); a wait's drops ``timeout``."""
+    import dataclasses
+
+    from pacspace_async._options import (
+        REQUEST_KEYS,
+        RequestOptions,
+        RequestOverrides,
+        WaitOverrides,
+    )
+
+    declared = {f.name for f in dataclasses.fields(RequestOptions)}
+    assert set(typing.get_type_hints(RequestOverrides)) == declared - {"dashboard_token"}
+    assert set(typing.get_type_hints(WaitOverrides)) == declared - {"dashboard_token", "timeout"}
+    assert declared | {"timeout_ms"} == REQUEST_KEYS

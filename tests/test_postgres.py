@@ -201,3 +201,30 @@ def test_an_unreachable_database_is_an_outbox_error_without_its_password() -> No
     message = str(caught.value)
     assert "postgresql://app@127.0.0.1:9/usage" in message and "hunter2secret" not in message
     assert "hunter2secret" not in repr(caught.value) and "hunter2" not in str(pac)
+
+
+def test_retry_dead_moves_the_named_dead_letters_then_the_rest(postgres_url: str) -> None:
+    """``retry_dead(ids)`` moves exactly those; ``retry_dead()`` every one that can be
+    sent; a dead letter without a ``referenceId`` (a row the database refused) never."""
+    from pacspace_async.summaries._stores._postgres import PostgresStore
+
+    store = PostgresStore(postgres_url, "owner_retry_dead")
+    store.ensure_ready()
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        ids = [
+            db.execute(
+                "INSERT INTO pacspace_summaries (owner, state, customer_id, reason, window_start,"
+                " window_end, delta, queued_at, reference_id) VALUES (%s, 'dead', 'c', 'usage',"
+                " '2026-01-01', '2026-01-02', 1, '2026-01-01', %s) RETURNING id",
+                ("owner_retry_dead", reference),
+            ).fetchone()[0]  # type: ignore[index]
+            for reference in ("ref_a", "ref_b", "ref_c", None)
+        ]
+    try:
+        assert store.retry_dead([ids[0]]) == 1
+        assert store.dead_count() == 3
+        assert store.retry_dead() == 2
+        assert store.dead_count() == 1  # the one with no referenceId stays dead
+        assert store.retry_dead([ids[3]]) == 0
+    finally:
+        store.close()

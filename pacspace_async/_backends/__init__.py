@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import ssl
+from typing import Literal
 
 from .._errors import PacSpaceError, ValidationError
 from ._base import (
@@ -21,21 +22,29 @@ from ._base import (
     UnsupportedEncoding,
     read_bounded,
 )
+from ._callable import CallableBackend, TransportCallable, TransportResponse
 from ._httpx import ClientBackend, HttpxBackend
 
 __all__ = [
     "MAX_CONNECTIONS",
     "Backend",
+    "CallableBackend",
     "ClientBackend",
     "ConnectionFailed",
+    "HttpBackend",
     "Reply",
     "TimedOut",
     "TooLarge",
+    "TransportCallable",
+    "TransportResponse",
     "UnsupportedEncoding",
     "open_backend",
     "read_bounded",
     "resolve_backend",
 ]
+
+HttpBackend = Literal["auto", "httpx", "aiohttp"]
+"""``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp."""
 
 MAX_CONNECTIONS = 128
 """Connections per client, and so requests on the wire at once (the rest wait in line)."""

@@ -1,7 +1,8 @@
 """Resources: each turns a call into a request and an answer into a model."""
 
 from ._customers import Customers
-from ._many import EmitItem, EmitOutcome, Progress
+from ._delta import emit_body
+from ._many import EmitItem, EmitOutcome, Progress, stream
 from ._receipts import Receipts
 from .balance import Balance, submit_batch
 
@@ -12,5 +13,7 @@ __all__ = [
     "EmitOutcome",
     "Progress",
     "Receipts",
+    "emit_body",
+    "stream",
     "submit_batch",
 ]

@@ -25,7 +25,8 @@ _CREATE = spec.Call(
 
 
 class Customers:
-    """Dashboard customers. Reached as ``pac.customers``."""
+    """Dashboard customers, created before their first event. Reached as ``pac.customers``
+    (listing customers and their balances is ``pac.balance.customers()``)."""
 
     def __init__(self, transport: Transport, dashboard_token: str | None = None) -> None:
         self._transport = transport

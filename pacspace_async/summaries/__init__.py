@@ -1,8 +1,20 @@
 """Client-side summaries: the queue, the meter, and the stores they keep usage in."""
 
-from ._identity import after_fork
+from ._flush import Submit
+from ._identity import after_fork, owner_of
 from ._meter import Meter
 from ._queue import QueueFullError, SummaryQueue
 from ._settings import SubmissionOptions
+from ._stores import postgres_schema, prepare_postgres_outbox
 
-__all__ = ["Meter", "QueueFullError", "SubmissionOptions", "SummaryQueue", "after_fork"]
+__all__ = [
+    "Meter",
+    "QueueFullError",
+    "SubmissionOptions",
+    "Submit",
+    "SummaryQueue",
+    "after_fork",
+    "owner_of",
+    "postgres_schema",
+    "prepare_postgres_outbox",
+]

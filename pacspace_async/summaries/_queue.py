@@ -25,20 +25,21 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, TypeVar, overload
+from typing import Any
 
 import anyio
 
 from .._aio import running_loop
 from .._errors import OutboxError, PacSpaceError
-from ..types import APIModel, CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
+from ..types import CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
+from ._close_report import close_report
 from ._flush import Flusher, Submit, run_io
+from ._flush_scheduler import IDLE_TICK, FlushScheduler
 from ._identity import after_fork, new_token
 from ._meter import Meter
-from ._scheduler import IDLE_TICK, Scheduler
 from ._settings import SubmissionOptions
-from ._stores import Record, Refused, Stats, Store, open_store
-from ._summary import iso, normalize
+from ._stores import Record, Refused, Store, open_store
+from ._summary import as_model, iso, normalize
 
 __all__ = ["QueueFullError", "SummaryQueue"]
 
@@ -68,7 +69,7 @@ class SummaryQueue:
         self._clock = clock
         self.store: Store = open_store(options.outbox, owner, max_attempts=options.max_attempts)
         self._flusher = Flusher(options, self.store)
-        self._scheduler = Scheduler(
+        self._scheduler = FlushScheduler(
             cadence=options.cadence_ms / 1000,
             immediate=options.profile == "immediate",
             clock=clock,
@@ -122,14 +123,14 @@ class SummaryQueue:
             not self.store.has_open(self.producer, draft)
             and self.store.count() >= self.options.max_queued
         )
-        if full and not self._make_room(_model(dict, draft)):
-            return _model(QueuedSummary, draft)
+        if full and not self._make_room(as_model(dict, draft)):
+            return as_model(QueuedSummary, draft)
         stored = self.store.put(draft, self.producer)
         _HOLDING.add(self)
         self._autostart()
         if self.options.profile == "immediate":
             self._scheduler.poke()
-        return _model(QueuedSummary, stored)
+        return as_model(QueuedSummary, stored)
 
     def _autostart(self) -> None:
         if self.options.auto_start and not self._scheduler.is_running:
@@ -247,20 +248,11 @@ class SummaryQueue:
         return self.store.location
 
     def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
-        statement = getattr(self.store, "record_statement", None)
-        if statement is None:
-            raise PacSpaceError(
-                "meter.record() needs a PostgreSQL outbox: "
-                "PacSpace(submission={'outbox': 'postgresql://...'}).",
-                0,
-                "OUTBOX_REQUIRED",
-            )
-        result: tuple[str, tuple[Any, ...]] = statement(row)
-        return result
+        return self.store.record_statement(row)
 
     def ready_for_record_blocking(self) -> None:
         if not self._record_ready:
-            getattr(self.store, "ensure_ready", lambda: None)()
+            self.store.ensure_ready()
             self._record_ready = True
 
     async def ready_for_record(self) -> None:
@@ -381,81 +373,19 @@ class SummaryQueue:
             _seal(self.store, 0.0, self.producer, False)
 
     def _report(self, flushed: FlushResult | None, error: str | None) -> CloseReport:
-        """What happened to this process's usage, told as it is: what is lost (WARNING),
-        what of its own stays in an outbox (WARNING: it was not delivered), and what other
-        producers left in a shared outbox for a drain (INFO: nothing is at risk)."""
-        stats: Stats | None = None
-        try:
-            stats = self.store.stats(self.producer)
-        except OutboxError as exc:
-            error = error or str(exc)
-        # Usage a meter still holds (the store could not take it) dies with the process.
         unjournaled = [row for meter in self._meters for row in meter.pending()]
-        gone = unjournaled + self._lost
-        held = 0 if stats is None else stats.own_summaries + stats.own_usage
-        if self.store.durable:
-            lost, kept = len(gone), held
-            total = sum((row.delta for row in gone), Decimal(0))
-        else:
-            lost, kept = held + len(gone), 0
-            total = (stats.own_total if stats is not None else Decimal(0)) + sum(
-                (row.delta for row in gone), Decimal(0)
-            )
-        waiting = stats.others if stats is not None and self.store.durable else 0
-        dead = stats.dead if stats is not None else 0
-        report = CloseReport(
+        return close_report(
+            self.store,
+            self.producer,
+            unjournaled + self._lost,
+            dead_made=bool(self._dead_made),
             flushed=flushed,
-            undelivered=lost + kept,
-            lost=lost,
-            waiting=waiting,
-            dead_letters=dead,
-            outbox=self.store.location,
             error=error,
         )
-        suffix = f" ({error})" if error else ""
-        if lost:
-            where = "the outbox could not take them" if self.store.durable else "held in memory"
-            advice = "" if self.store.durable else " Use submission={'outbox': ...} to keep them."
-            log.warning(
-                "pacspace: %d usage summaries (total %s) could not be delivered at close and "
-                "are lost: %s%s.%s",
-                lost,
-                total,
-                where,
-                suffix,
-                advice,
-            )
-        if kept or stats is None:
-            log.warning(
-                "pacspace: %s usage summaries of this process could not be delivered at "
-                "close; they stay in the outbox %s and are sent by the next client or "
-                "`pacspace drain` on it%s",
-                kept if stats is not None else "some",
-                self.store.location,
-                suffix,
-            )
-        if waiting:
-            log.info(
-                "pacspace: %d usage rows of other producers are waiting for a drain in %s "
-                "(nothing of this process's is among them)",
-                waiting,
-                self.store.location,
-            )
-        if dead:
-            at_risk = self._dead_made or not self.store.durable
-            log.log(
-                logging.WARNING if at_risk else logging.INFO,
-                "pacspace: %d summaries are in the dead letters%s",
-                dead,
-                " and are lost with this process"
-                if not self.store.durable
-                else f" of {self.store.location} (`pacspace outbox list`)",
-            )
-        return report
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
         stored = await run_io(self.store, self.store.dead_letters, limit)
-        return [_model(DeadLetter, item) for item in stored]
+        return [as_model(DeadLetter, item) for item in stored]
 
     async def retry_dead(self, ids: list[int] | None) -> int:
         return await run_io(self.store, self.store.retry_dead, ids)
@@ -530,33 +460,6 @@ class SummaryQueue:
 
 def _seal(store: Store, until: float, producer: str | None, queued: bool) -> int:
     return store.seal(until=until, producer=producer, queued=queued)
-
-
-M = TypeVar("M", bound=APIModel)
-
-
-@overload
-def _model(cls: type[M], record: Record) -> M: ...
-@overload
-def _model(cls: type[dict[str, Any]], record: Record) -> dict[str, Any]: ...
-def _model(cls: type[Any], record: Record) -> Any:
-    """A record as one of the public answers (or, for ``onDrop``, as the summary's dict)."""
-    fields = record.answer()
-    if cls is dict:
-        return {k: v for k, v in fields.items() if k in _SUMMARY_FIELDS}
-    names = cls._wire_names
-    return cls.model_validate({k: v for k, v in fields.items() if k in names})
-
-
-_SUMMARY_FIELDS = (
-    "customerId",
-    "delta",
-    "reason",
-    "referenceId",
-    "windowStart",
-    "windowEnd",
-    "metadata",
-)
 
 
 _HOLDING: set[SummaryQueue] = set()

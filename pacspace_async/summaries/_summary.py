@@ -14,14 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from .. import _validate as check
 from .._errors import ValidationError
 from .._time import iso_z, parse_iso
-from ._stores._base import OPEN, Record
+from ..types import APIModel
+from ._stores import OPEN, Record
 
-__all__ = ["INVALID", "iso", "normalize", "parse_iso", "window_for"]
+__all__ = ["INVALID", "as_model", "iso", "normalize", "parse_iso", "window_for"]
 
 INVALID = "INVALID_SUMMARY"
 _FIELDS = frozenset(
@@ -127,3 +128,30 @@ def normalize(
         queued_at=iso(datetime.fromtimestamp(now, timezone.utc)),
         state=OPEN,
     )
+
+
+M = TypeVar("M", bound=APIModel)
+
+
+@overload
+def as_model(cls: type[M], record: Record) -> M: ...
+@overload
+def as_model(cls: type[dict[str, Any]], record: Record) -> dict[str, Any]: ...
+def as_model(cls: type[Any], record: Record) -> Any:
+    """A record as one of the public answers (or, for ``onDrop``, as the summary's dict)."""
+    fields = record.answer()
+    if cls is dict:
+        return {k: v for k, v in fields.items() if k in _SUMMARY_FIELDS}
+    names = cls._wire_names
+    return cls.model_validate({k: v for k, v in fields.items() if k in names})
+
+
+_SUMMARY_FIELDS = (
+    "customerId",
+    "delta",
+    "reason",
+    "referenceId",
+    "windowStart",
+    "windowEnd",
+    "metadata",
+)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pacspace_async._json import loads
+import simplejson
 
 from . import _identity
 
@@ -97,7 +97,7 @@ class Planned:
             "referenceId": self.reference,
         }
         if self.metadata is not None:
-            item["metadata"] = loads(self.metadata)
+            item["metadata"] = simplejson.loads(self.metadata, use_decimal=True)
         return item
 
 

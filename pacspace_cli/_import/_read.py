@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pacspace_async import ValidationError
-from pacspace_async.resources._delta import emit_body
+from pacspace_async.resources import emit_body
 
 __all__ = ["COLUMNS", "MAX_LINE_BYTES", "BadFile", "Line", "file_kind", "item_of", "read_lines"]
 

@@ -21,9 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import simplejson
+
 from pacspace_async import EmitOutcome, PacSpace, PacSpaceError, ValidationError
-from pacspace_async._json import dumps
-from pacspace_async.resources._many import stream
+from pacspace_async.resources import stream
 from pacspace_async.types import EmitResult
 
 from . import _identity
@@ -174,7 +175,13 @@ def _scan(
             else:
                 customer, amount, reason = body["customerId"], body["delta"], body["reason"]
                 metadata = body.get("metadata")
-                meta = None if metadata is None else dumps(_sorted(metadata))
+                meta = (
+                    None
+                    if metadata is None
+                    else simplejson.dumps(
+                        _sorted(metadata), use_decimal=True, separators=(",", ":"), allow_nan=False
+                    )
+                )
                 key = content_key(customer, amount, reason, meta)
                 good.append(
                     (line.number, key, body.get("referenceId"), customer, str(amount), reason, meta)

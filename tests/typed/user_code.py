@@ -86,3 +86,17 @@ def first_of_stream_blocking(pac: pacspace_sync.PacSpace) -> EmitResult | None:
         for result in results:
             return result if isinstance(result, EmitResult) else None
     return None
+
+
+@dataclass
+class Metering:
+    """A user's type that holds a meter and a close report by the package's own names."""
+
+    meter: pacspace_async.Meter
+    blocking_meter: pacspace_sync.Meter
+    last_close: pacspace_async.CloseReport | None = None
+
+    async def close(self, pac: PacSpace) -> int:
+        self.meter.add("cust_1", 1)
+        self.last_close = await pac.aclose()
+        return self.last_close.lost

@@ -59,7 +59,9 @@ class Reports(Room):
         page: int | None = None,
         **request: Unpack[RequestOverrides],
     ) -> CustomerList:
-        """Customers, optionally filtered by a search string; ``page`` starts at 1."""
+        """Customers with their derived balances, optionally filtered by a search string;
+        ``page`` starts at 1. (``pac.customers`` is another thing: the dashboard's, to
+        create a customer before its first event.)"""
         merged = _CUSTOMERS.merge(options, request, search=search, limit=limit, page=page)
         ro = RequestOptions.take(merged)
         params = _CUSTOMERS.wire(merged)

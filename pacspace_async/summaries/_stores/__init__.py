@@ -1,7 +1,18 @@
 """Where summaries and usage wait: in memory, in a SQLite file, or in PostgreSQL."""
 
-from ._base import Claim, Record, Refused, Stats, Store
+from ._base import OPEN, Claim, Record, Refused, Stats, Store
 from ._memory import MemoryStore
-from ._open import open_store
+from ._open import open_store, postgres_schema, prepare_postgres_outbox
 
-__all__ = ["Claim", "MemoryStore", "Record", "Refused", "Stats", "Store", "open_store"]
+__all__ = [
+    "OPEN",
+    "Claim",
+    "MemoryStore",
+    "Record",
+    "Refused",
+    "Stats",
+    "Store",
+    "open_store",
+    "postgres_schema",
+    "prepare_postgres_outbox",
+]

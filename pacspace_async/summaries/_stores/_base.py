@@ -30,9 +30,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ..._errors import PacSpaceError
 from .._identity import summary_key
 
-__all__ = ["Claim", "HeldClaim", "Record", "Refused", "Stats", "Store", "storable"]
+__all__ = [
+    "Claim",
+    "HeldClaim",
+    "Record",
+    "Refused",
+    "Stats",
+    "Store",
+    "needs_postgres",
+    "storable",
+]
 
 OPEN, PENDING, DEAD = "open", "pending", "dead"
 
@@ -59,6 +69,27 @@ class Record:
     last_error: str | None = None
     producer: str | None = None
     """Who queued or sealed it alone (``None``: the fleet's, sealed from several)."""
+
+    @classmethod
+    def stored(cls, row: Any, delta: Decimal, metadata: dict[str, Any]) -> Record:
+        """A summary row as a store reads it back (``row``: by column name), its amount
+        and metadata already decoded in the store's own way."""
+        return cls(
+            row["customer_id"],
+            row["reason"],
+            row["window_start"],
+            row["window_end"],
+            0.0,
+            delta,
+            row["reference_id"] or None,
+            metadata,
+            row["queued_at"],
+            int(row["id"]),
+            row["state"],
+            int(row["attempts"]),
+            row["last_error"],
+            row["producer"],
+        )
 
     @property
     def key(self) -> str:
@@ -259,4 +290,25 @@ class Store(Protocol):
         letter with no ``referenceId`` (a row the store refused) can never be sent."""
         ...
 
+    def ensure_ready(self) -> None:
+        """Make the store usable (create what is missing of a schema); no-op where there
+        is nothing to create."""
+        ...
+
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
+        """The one INSERT ``meter.record`` runs in the caller's own transaction. A store
+        the caller's transaction cannot reach raises ``OUTBOX_REQUIRED``
+        (:func:`needs_postgres`)."""
+        ...
+
     def close(self) -> None: ...
+
+
+def needs_postgres() -> PacSpaceError:
+    """``meter.record`` on a store outside the caller's database."""
+    return PacSpaceError(
+        "meter.record() needs a PostgreSQL outbox: "
+        "PacSpace(submission={'outbox': 'postgresql://...'}).",
+        0,
+        "OUTBOX_REQUIRED",
+    )

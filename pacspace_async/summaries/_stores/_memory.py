@@ -11,9 +11,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from .._identity import after_fork, new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats
+from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, needs_postgres
 
 __all__ = ["MemoryStore"]
 
@@ -157,6 +158,12 @@ class MemoryStore:
                     item.state, item.attempts = PENDING, 0
                     moved += 1
             return moved
+
+    def ensure_ready(self) -> None:
+        """Nothing to create beyond what opening made."""
+
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
+        raise needs_postgres()
 
     def close(self) -> None:
         pass

@@ -16,115 +16,49 @@ Every pod, worker and drainer on one database shares it, and its scope (a token 
   drainer killed mid-batch leaves them locked by nobody, and the next one resends them
   under the same ``referenceId``, which the service records once.
 
-Tables are created on first use (``pacspace outbox init`` creates them for teams that run
-their own migrations; ``--sql`` prints the SQL). Every failure is an
-:class:`~pacspace_async.OutboxError` naming the database, never its password.
+Every failure is an :class:`~pacspace_async.OutboxError` naming the database, never its
+password. The schema, and how it is created, are in :mod:`._postgres_schema`.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..._errors import OutboxError
-from ..._time import parse_iso
-from .._identity import after_fork, new_token, reference_id
+from .._identity import after_fork, reference_id
 from .._summary import iso
-from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
+from ._base import OPEN, HeldClaim, Record, Refused, Stats, storable
+from ._postgres_schema import (
+    COLUMNS,
+    LOCK_SEAL,
+    RECORD_USAGE,
+    REFUSED,
+    create_schema,
+    give_back,
+    read_stats,
+    redact_url,
+    stored_record,
+)
 
-__all__ = ["SCHEMA", "PostgresStore", "redact_url"]
+__all__ = ["PostgresStore"]
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
 
-SCHEMA = """\
-CREATE TABLE IF NOT EXISTS pacspace_meta (
-    name text PRIMARY KEY,
-    value text NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pacspace_summaries (
-    id bigserial PRIMARY KEY,
-    owner text NOT NULL,
-    producer text,
-    state text NOT NULL,
-    customer_id text NOT NULL,
-    reason text NOT NULL,
-    window_start text NOT NULL,
-    window_end text NOT NULL,
-    delta numeric NOT NULL,
-    reference_id text,
-    metadata jsonb NOT NULL DEFAULT '{}',
-    queued_at text NOT NULL DEFAULT '',
-    attempts integer NOT NULL DEFAULT 0,
-    last_error text
-);
-CREATE INDEX IF NOT EXISTS pacspace_summaries_queue ON pacspace_summaries (owner, state, id);
-CREATE UNIQUE INDEX IF NOT EXISTS pacspace_summaries_open
-    ON pacspace_summaries (owner, producer, customer_id, reason, window_start, window_end)
-    WHERE state = 'open';
-CREATE TABLE IF NOT EXISTS pacspace_usage (
-    id bigserial PRIMARY KEY,
-    owner text NOT NULL,
-    producer text,
-    customer_id text NOT NULL,
-    reason text NOT NULL,
-    window_start text NOT NULL,
-    window_end text NOT NULL,
-    window_end_at double precision NOT NULL,
-    amount numeric NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS pacspace_usage_due ON pacspace_usage (owner, window_end_at);
-CREATE UNIQUE INDEX IF NOT EXISTS pacspace_usage_journal
-    ON pacspace_usage (owner, producer, customer_id, reason, window_start, window_end)
-    WHERE producer IS NOT NULL;
-"""
-LOCK_TIMEOUT = 5
-"""Seconds schema creation waits for a table lock before it gives up and tries again."""
-_CREATE_ATTEMPTS = 5
-_OBJECTS = (
-    "pacspace_meta",
-    "pacspace_summaries",
-    "pacspace_summaries_queue",
-    "pacspace_summaries_open",
-    "pacspace_usage",
-    "pacspace_usage_due",
-    "pacspace_usage_journal",
-)
-"""Every table and index of :data:`SCHEMA`."""
-_LOCK_SCHEMA = 0x70616373  # pg_advisory_xact_lock keys: "pacs"
-_LOCK_SEAL = 0x7365616C  # "seal"
 
-_COLUMNS = (
-    "id, customer_id, reason, window_start, window_end, delta, reference_id, metadata,"
-    " queued_at, state, attempts, last_error, producer"
-)
-
-
-def redact_url(url: str) -> str:
-    """The database a URL names, without its password: ``postgresql://user@host:5432/db``."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "postgresql://(unparsable URL)"
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    host = str(parts.get("host") or "localhost")
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
+_INHERITED: list[Any] = []
+"""Pools inherited across fork(), disarmed and unused: see ``_forget_inherited``."""
 
 
 class PostgresStore:
@@ -225,35 +159,10 @@ class PostgresStore:
         if self.scope:
             return
         pool = self._pool_here() if self._pool is None else self._pool
-        for attempt in range(_CREATE_ATTEMPTS):
-            try:
-                with pool.connection() as connection:
-                    with connection.transaction():
-                        present = _schema_present(connection)
-                    if not present:
-                        with connection.transaction():
-                            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SCHEMA,))
-                            connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'")
-                            if not _schema_present(connection):
-                                connection.execute(SCHEMA)
-                    with connection.transaction():
-                        connection.execute(
-                            "INSERT INTO pacspace_meta (name, value) VALUES ('scope', %s)"
-                            " ON CONFLICT (name) DO NOTHING",
-                            (f"pg:{new_token()}",),
-                        )
-                        row = connection.execute(
-                            "SELECT value FROM pacspace_meta WHERE name = 'scope'"
-                        ).fetchone()
-                        assert row is not None
-                        self.scope = str(row[0])
-                return
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
-                if attempt == _CREATE_ATTEMPTS - 1:
-                    raise self._error(exc) from None
-                time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
-            except (psycopg.Error, PoolTimeout) as exc:
-                raise self._error(exc) from None
+        try:
+            self.scope = create_schema(pool)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from None
 
     # -- the queue ----------------------------------------------------------------------
 
@@ -307,7 +216,7 @@ class PostgresStore:
             self._add_usage(rows, producer)
             return []
         except OutboxError as exc:
-            if not isinstance(exc.__context__, _REFUSED):
+            if not isinstance(exc.__context__, REFUSED):
                 raise
         # A row the database refuses must not cost the others: each on its own, and what
         # is still refused becomes a dead letter with the database's reason.
@@ -316,7 +225,7 @@ class PostgresStore:
             try:
                 self._add_usage([row], producer)
             except OutboxError as exc:
-                if not isinstance(exc.__context__, _REFUSED):
+                if not isinstance(exc.__context__, REFUSED):
                     raise
                 reason = f"not journaled: {exc.__context__}"
                 try:
@@ -358,8 +267,7 @@ class PostgresStore:
     def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
         """The one INSERT that ``meter.record`` runs in the caller's transaction."""
         return (
-            "INSERT INTO pacspace_usage (owner, customer_id, reason, window_start, window_end,"
-            " window_end_at, amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            RECORD_USAGE,
             (
                 self._owner,
                 row.customer_id,
@@ -376,12 +284,12 @@ class PostgresStore:
         with self._tx() as db:
             if producer is not None:  # a close: its open windows must be sealed now, so wait
                 db.execute(
-                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_SEAL, self._owner)
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_SEAL, self._owner)
                 )
             else:
                 got = db.execute(
                     "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
-                    (_LOCK_SEAL, self._owner),
+                    (LOCK_SEAL, self._owner),
                 ).fetchone()
                 if not got or not got[0]:
                     return 0  # another process is sealing this owner's usage right now
@@ -436,16 +344,16 @@ class PostgresStore:
             rows = (
                 connection.cursor(row_factory=dict_row)
                 .execute(
-                    f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s"
+                    f"SELECT {COLUMNS} FROM pacspace_summaries WHERE owner = %s"
                     " AND state = 'pending' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                     (self._owner, after, limit),
                 )
                 .fetchall()
             )
         except psycopg.Error as exc:
-            _give_back(pool, connection)
+            give_back(pool, connection)
             raise self._error(exc) from None
-        items = [_stored(row) for row in rows if row["reference_id"]]
+        items = [stored_record(row) for row in rows if row["reference_id"]]
         unsendable = [int(row["id"]) for row in rows if not row["reference_id"]]
         if unsendable:  # a dead letter the store refused, moved back by hand: never sent
             try:
@@ -457,10 +365,10 @@ class PostgresStore:
                 if not items:
                     connection.commit()
             except psycopg.Error as exc:
-                _give_back(pool, connection)
+                give_back(pool, connection)
                 raise self._error(exc) from None
         if not items:
-            _give_back(pool, connection)
+            give_back(pool, connection)
 
         def finish(call: Callable[[psycopg.Connection[Any]], T]) -> T:
             # The items stay locked by this transaction until it settles or rolls back.
@@ -469,7 +377,7 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._error(exc) from None
             finally:
-                _give_back(pool, connection)
+                give_back(pool, connection)
 
         return HeldClaim(
             items,
@@ -544,76 +452,26 @@ class PostgresStore:
         )
 
     def stats(self, producer: str | None = None) -> Stats:
-        """Counts and ages by state. Rows a sender holds are told by a lock that conflicts
-        with its ``FOR UPDATE`` only (``FOR KEY SHARE SKIP LOCKED``), in a transaction that
-        is rolled back: nothing changes."""
+        """Counts and ages by state, without changing anything (see :func:`read_stats`)."""
         pool = self._pool_here()
         try:
             with pool.connection() as db:
-                try:
-                    by_state = {
-                        row[0]: row[1:]
-                        for row in db.execute(
-                            "SELECT state, COUNT(*), MIN(queued_at),"
-                            " COUNT(*) FILTER (WHERE producer = %s),"
-                            " COALESCE(SUM(delta) FILTER (WHERE producer = %s), 0)"
-                            " FROM pacspace_summaries WHERE owner = %s GROUP BY state",
-                            (producer, producer, self._owner),
-                        ).fetchall()
-                    }
-                    usage = db.execute(
-                        "SELECT COUNT(*), MIN(window_end_at),"
-                        " COUNT(*) FILTER (WHERE producer = %s),"
-                        " COALESCE(SUM(amount) FILTER (WHERE producer = %s), 0)"
-                        " FROM pacspace_usage WHERE owner = %s",
-                        (producer, producer, self._owner),
-                    ).fetchone()
-                    free = db.execute(
-                        "SELECT COUNT(*) FROM (SELECT id FROM pacspace_summaries"
-                        " WHERE owner = %s AND state = 'pending' FOR KEY SHARE SKIP LOCKED) AS f",
-                        (self._owner,),
-                    ).fetchone()
-                finally:
-                    db.rollback()
+                return read_stats(db, self._owner, producer)
         except (psycopg.Error, PoolTimeout) as exc:
             raise self._error(exc) from None
-        assert usage is not None and free is not None
-        now = time.time()
-
-        def count(state: str) -> int:
-            return int(by_state[state][0]) if state in by_state else 0
-
-        def age(state: str) -> float | None:
-            return _since(now, by_state[state][1]) if state in by_state else None
-
-        live = [s for s in (OPEN, PENDING) if s in by_state]
-        ages = [a for a in (age(OPEN), age(PENDING)) if a is not None]
-        return Stats(
-            usage=int(usage[0]),
-            open=count(OPEN),
-            pending=count(PENDING),
-            sending=max(0, count(PENDING) - int(free[0])),
-            dead=count(DEAD),
-            own_usage=int(usage[2]),
-            own_summaries=sum(int(by_state[s][2]) for s in live),
-            own_total=Decimal(usage[3]) + sum((Decimal(by_state[s][3]) for s in live), Decimal(0)),
-            oldest_usage=None if usage[1] is None else max(0.0, now - float(usage[1])),
-            oldest_summary=max(ages) if ages else None,
-            oldest_dead=age(DEAD),
-        )
 
     def dead_letters(self, limit: int = 100) -> list[Record]:
         with self._tx() as db:
             rows = (
                 db.cursor(row_factory=dict_row)
                 .execute(
-                    f"SELECT {_COLUMNS} FROM pacspace_summaries WHERE owner = %s AND state = 'dead'"
+                    f"SELECT {COLUMNS} FROM pacspace_summaries WHERE owner = %s AND state = 'dead'"
                     " ORDER BY id LIMIT %s",
                     (self._owner, limit),
                 )
                 .fetchall()
             )
-        return [_stored(row) for row in rows]
+        return [stored_record(row) for row in rows]
 
     def dead_count(self) -> int:
         return int(
@@ -624,75 +482,17 @@ class PostgresStore:
         )
 
     def retry_dead(self, ids: Sequence[int] | None = None) -> int:
+        chosen = None if ids is None else list(ids)  # None: every dead letter
         with self._tx() as db:
-            if ids is None:
-                cursor = db.execute(
-                    "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = %s AND state = 'dead' AND reference_id IS NOT NULL",
-                    (self._owner,),
-                )
-            else:
-                cursor = db.execute(
-                    "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
-                    " WHERE owner = %s AND state = 'dead' AND id = ANY(%s)"
-                    " AND reference_id IS NOT NULL",
-                    (self._owner, list(ids)),
-                )
-            return cursor.rowcount
+            return db.execute(
+                "UPDATE pacspace_summaries SET state = 'pending', attempts = 0"
+                " WHERE owner = %s AND state = 'dead' AND reference_id IS NOT NULL"
+                " AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[]))",
+                (self._owner, chosen, chosen),
+            ).rowcount
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
             if pool is not None and self._pid == os.getpid():
                 pool.close()
-
-
-def _schema_present(connection: psycopg.Connection[Any]) -> bool:
-    """Whether every table and index exists (a catalog read: no lock on the tables)."""
-    row = connection.execute(
-        "SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name",
-        (list(_OBJECTS),),
-    ).fetchone()
-    return bool(row and row[0])
-
-
-_REFUSED = (psycopg.DataError, psycopg.IntegrityError, ValueError)
-"""Failures that are about one row's values (NUL in text, an encoding, a constraint), not
-about the database: they never stop the rest. ``UnicodeEncodeError`` is a ``ValueError``."""
-
-
-def _since(now: float, stamp: Any) -> float | None:
-    try:
-        return max(0.0, now - parse_iso(str(stamp)).timestamp())
-    except ValueError:
-        return None
-
-
-def _give_back(pool: ConnectionPool[Any], connection: psycopg.Connection[Any]) -> None:
-    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        with suppress(psycopg.Error):
-            connection.rollback()
-    pool.putconn(connection)
-
-
-def _stored(row: dict[str, Any]) -> Record:
-    return Record(
-        row["customer_id"],
-        row["reason"],
-        row["window_start"],
-        row["window_end"],
-        0.0,
-        Decimal(row["delta"]),
-        row["reference_id"] or None,
-        dict(row["metadata"] or {}),
-        row["queued_at"],
-        int(row["id"]),
-        row["state"],
-        int(row["attempts"]),
-        row["last_error"],
-        row["producer"],
-    )
-
-
-_INHERITED: list[Any] = []
-"""Pools inherited across fork(), disarmed and unused: see ``_forget_inherited``."""

@@ -15,20 +15,38 @@ blocking the rows behind it.
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from ... import _json
 from ..._errors import OutboxError
-from ..._time import parse_iso
-from .._identity import after_fork, hold_across_fork, new_token, reference_id
-from ._base import DEAD, OPEN, PENDING, HeldClaim, Record, Refused, Stats, storable
+from .._identity import after_fork, hold_across_fork, reference_id
+from ._base import (
+    DEAD,
+    OPEN,
+    PENDING,
+    HeldClaim,
+    Record,
+    Refused,
+    Stats,
+    needs_postgres,
+)
+from ._sqlite_rows import (
+    REFUSED,
+    escaped,
+    loose_record,
+    outbox_error,
+    process_alive,
+    read_decimal,
+    record_of,
+    set_up,
+    stats_of,
+)
 
 __all__ = ["SQLiteStore", "outbox_error"]
 
@@ -36,109 +54,8 @@ T = TypeVar("T")
 LEASE = 120.0
 """Seconds a process may hold pending summaries while sending them."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pacspace_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS pacspace_summaries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL,
-    producer TEXT,
-    state TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    delta TEXT NOT NULL,
-    reference_id TEXT,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    queued_at TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    lease_until REAL NOT NULL DEFAULT 0,
-    lease_pid INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS pacspace_summaries_queue ON pacspace_summaries (owner, state, id);
-CREATE TABLE IF NOT EXISTS pacspace_usage (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL,
-    producer TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    window_end_at REAL NOT NULL,
-    amount TEXT NOT NULL,
-    UNIQUE (owner, producer, customer_id, reason, window_start, window_end)
-);
-"""
-
-_ADVICE = {
-    "SQLITE_FULL": "the disk holding it is full (or the file reached its size limit): free space",
-    "SQLITE_READONLY": "it is read-only here: give this process write access to the file and its folder",
-    "SQLITE_CANTOPEN": "it cannot be opened: check that its folder exists and is writable",
-    "SQLITE_CORRUPT": "it is corrupt: move it aside and start again (`pacspace outbox list --outbox PATH` shows what can still be read)",
-    "SQLITE_NOTADB": "it is not an SQLite outbox: point outbox at another path, or move the file aside",
-    "SQLITE_BUSY": "another process kept it locked for too long: retry, or give each service its own outbox",
-    "SQLITE_IOERR": "the disk reported an I/O error: check the disk, then retry",
-}
-_HINTS = (
-    ("full", "SQLITE_FULL"),
-    ("readonly", "SQLITE_READONLY"),
-    ("unable to open", "SQLITE_CANTOPEN"),
-    ("malformed", "SQLITE_CORRUPT"),
-    ("not a database", "SQLITE_NOTADB"),
-    ("locked", "SQLITE_BUSY"),
-    ("disk i/o", "SQLITE_IOERR"),
-)
-
-
-def outbox_error(path: str, exc: sqlite3.Error | ValueError) -> OutboxError:
-    """The ``OutboxError`` for a ``sqlite3`` failure: which file, what happened, what to do."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc).lower()
-    base = next((code for code in _ADVICE if name.startswith(code)), None)
-    if base is None:
-        base = next((code for hint, code in _HINTS if hint in text), None)
-    advice = _ADVICE.get(base or "", "check the file, then retry")
-    return OutboxError(
-        f"Summary outbox {path!r} failed ({exc}): {advice}. Summaries already queued in it are kept.",
-        path,
-    )
-
-
-def _row(row: sqlite3.Row) -> Record:
-    """A summary row; raises ``ValueError`` when it cannot be read."""
-    try:
-        delta = Decimal(row["delta"])
-        if not delta.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, TypeError):
-        raise ValueError(f"unreadable delta {row['delta']!r}") from None
-    try:
-        metadata = _json.loads(row["metadata"])
-    except Exception:
-        raise ValueError(f"unreadable metadata {row['metadata']!r:.80}") from None
-    if not isinstance(metadata, dict) or not row["reference_id"]:
-        raise ValueError("metadata is not an object, or the referenceId is missing")
-    return _stored(row, delta, metadata)
-
-
-def _stored(row: sqlite3.Row, delta: Decimal, metadata: dict[str, Any]) -> Record:
-    return Record(
-        row["customer_id"],
-        row["reason"],
-        row["window_start"],
-        row["window_end"],
-        0.0,
-        delta,
-        row["reference_id"] or None,
-        metadata,
-        row["queued_at"],
-        row["id"],
-        row["state"],
-        row["attempts"],
-        row["last_error"],
-        row["producer"],
-    )
+_INHERITED: list[Any] = []
+"""Connections inherited across fork(), kept open and unused: see ``_connect``."""
 
 
 class SQLiteStore:
@@ -182,53 +99,11 @@ class SQLiteStore:
                 self._path, timeout=30, check_same_thread=False, isolation_level=None
             )
             db.row_factory = sqlite3.Row
-            self._setup(db)
+            self.scope = set_up(db, self._path)
         except sqlite3.Error as exc:
             raise outbox_error(self._path, exc) from None
         self._db, self._pid = db, os.getpid()
         return db
-
-    def _setup(self, db: sqlite3.Connection) -> None:
-        # Several processes may open a new file at once. Switching it to WAL needs an
-        # exclusive lock, and SQLite answers a lock-upgrade deadlock with "database is
-        # locked" at once, without waiting: so set-up retries for a while.
-        for attempt in range(100):
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    if db.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='summaries'"
-                    ).fetchone():
-                        raise OutboxError(
-                            f"Summary outbox {self._path!r} was written by an older pacspace "
-                            "(table 'summaries'): flush it with that version, or move it aside.",
-                            self._path,
-                        )
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    found = db.execute(
-                        "SELECT value FROM pacspace_meta WHERE name = 'scope'"
-                    ).fetchone()
-                    if found is None:
-                        self.scope = f"sqlite:{new_token()}"
-                        db.execute(
-                            "INSERT INTO pacspace_meta (name, value) VALUES ('scope', ?)",
-                            (self.scope,),
-                        )
-                    else:
-                        self.scope = found[0]
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 99:
-                    raise
-                time.sleep(0.01 + random.random() * 0.05)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -310,7 +185,7 @@ class SQLiteStore:
                     self._add_usage(db, row, producer)
             return []
         except OutboxError as exc:
-            if not isinstance(exc.__context__, _REFUSED):
+            if not isinstance(exc.__context__, REFUSED):
                 raise
         # A row the file refuses must not cost the others: each on its own, and what is
         # still refused becomes a dead letter with SQLite's reason.
@@ -320,12 +195,12 @@ class SQLiteStore:
                 with self._write() as db:
                     self._add_usage(db, row, producer)
             except OutboxError as exc:
-                if not isinstance(exc.__context__, _REFUSED):
+                if not isinstance(exc.__context__, REFUSED):
                     raise
                 reason = f"not journaled: {exc.__context__}"
                 try:
                     with self._write() as db:
-                        self._insert(db, _escaped(row), str(row.delta), DEAD, reason, None)
+                        self._insert(db, escaped(row), str(row.delta), DEAD, reason, None)
                 except OutboxError:
                     refused.append(Refused(row, reason, buried=False))
                 else:
@@ -347,7 +222,7 @@ class SQLiteStore:
                 (self._owner, producer, *key, row.window_end_at, str(row.delta)),
             )
         else:  # this producer's own row: nobody else writes it
-            total = _decimal(found["amount"]) + row.delta
+            total = read_decimal(found["amount"]) + row.delta
             db.execute(
                 "UPDATE pacspace_usage SET amount = ? WHERE id = ?", (str(total), found["id"])
             )
@@ -364,7 +239,7 @@ class SQLiteStore:
             for row in rows:
                 key = (row["customer_id"], row["reason"], row["window_start"], row["window_end"])
                 try:
-                    amount = _decimal(row["amount"])
+                    amount = read_decimal(row["amount"])
                 except ValueError as exc:
                     bad = Record(*key, 0.0, Decimal(0))
                     error = f"unreadable usage row: {exc}"
@@ -430,11 +305,11 @@ class SQLiteStore:
                     if (
                         row["lease_until"] > now
                         and row["lease_pid"] != pid
-                        and _alive(row["lease_pid"])
+                        and process_alive(row["lease_pid"])
                     ):
                         continue
                     try:
-                        items.append(_row(row))
+                        items.append(record_of(row))
                     except ValueError as exc:
                         unreadable.append((f"unreadable row: {exc}", row["id"]))
             rows.close()
@@ -540,7 +415,7 @@ class SQLiteStore:
                 " WHERE owner = ? AND producer IS ?",
                 (self._owner, producer, self._owner, producer),
             ).fetchall()
-            return _stats(summaries, usage, own_amounts, producer)
+            return stats_of(summaries, usage, own_amounts, producer)
 
         return self._read(read)
 
@@ -552,7 +427,7 @@ class SQLiteStore:
                 (self._owner, limit),
             ).fetchall()
         )
-        return [_loose(row) for row in rows]
+        return [loose_record(row) for row in rows]
 
     def dead_count(self) -> int:
         return int(
@@ -582,106 +457,14 @@ class SQLiteStore:
                 for id_ in ids
             )
 
+    def ensure_ready(self) -> None:
+        """Nothing to create beyond what opening made."""
+
+    def record_statement(self, row: Record) -> tuple[str, tuple[Any, ...]]:
+        raise needs_postgres()
+
     def close(self) -> None:
         with self._lock:
             db, self._db = self._db, None
             if db is not None and self._pid == os.getpid():
                 db.close()
-
-
-_REFUSED = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError)
-"""Failures that are about one row's values, not about the file: they never stop the rest."""
-
-
-def _escaped(row: Record) -> Record:
-    """A refused row as a dead letter can hold it."""
-    return Record(
-        storable(row.customer_id),
-        storable(row.reason),
-        storable(row.window_start),
-        storable(row.window_end),
-        row.window_end_at,
-        row.delta,
-    )
-
-
-_INHERITED: list[Any] = []
-"""Connections inherited across fork(), kept open and unused: see ``_connect``."""
-
-
-def _decimal(text: Any) -> Decimal:
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError):
-        raise ValueError(f"not a number: {text!r:.40}") from None
-    if not value.is_finite():
-        raise ValueError(f"not a finite number: {text!r:.40}")
-    return value
-
-
-def _stats(
-    summaries: list[sqlite3.Row],
-    usage: sqlite3.Row,
-    own_amounts: list[sqlite3.Row],
-    producer: str | None,
-) -> Stats:
-    now = time.time()
-    by_state = {row["state"]: row for row in summaries}
-
-    def count(state: str) -> int:
-        row = by_state.get(state)
-        return int(row["n"]) if row is not None else 0
-
-    def age(state: str) -> float | None:
-        row = by_state.get(state)
-        return _since(now, row["oldest"]) if row is not None else None
-
-    own_total = Decimal(0)
-    for (amount,) in own_amounts:
-        with suppress(ValueError):
-            own_total += _decimal(amount)
-    ages = [a for a in (age(OPEN), age(PENDING)) if a is not None]
-    return Stats(
-        usage=int(usage["n"]),
-        open=count(OPEN),
-        pending=count(PENDING),
-        sending=int(by_state[PENDING]["sending"] or 0) if PENDING in by_state else 0,
-        dead=count(DEAD),
-        own_usage=int(usage["own"] or 0) if producer is not None else 0,
-        own_summaries=sum(int(r["own"] or 0) for s, r in by_state.items() if s != DEAD)
-        if producer is not None
-        else 0,
-        own_total=own_total if producer is not None else Decimal(0),
-        oldest_usage=max(0.0, now - usage["oldest"]) if usage["oldest"] is not None else None,
-        oldest_summary=max(ages) if ages else None,
-        oldest_dead=age(DEAD),
-    )
-
-
-def _since(now: float, stamp: Any) -> float | None:
-    """Seconds since an ISO-8601 ``queued_at`` (``None`` when it cannot be read)."""
-    try:
-        return max(0.0, now - parse_iso(str(stamp)).timestamp())
-    except ValueError:
-        return None
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process holding a lease still runs (an outbox file is on one host)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _loose(row: sqlite3.Row) -> Record:
-    """A dead letter as far as it can be read (listing must not fail on the rows it lists)."""
-    try:
-        return _row(row)
-    except ValueError:
-        return _stored(row, Decimal(0), {"unreadable": str(row["delta"])[:80]})

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from .._aio import running_loop
 from .._errors import PacSpaceError
 
-__all__ = ["IDLE_TICK", "Scheduler"]
+__all__ = ["IDLE_TICK", "FlushScheduler"]
 
 log = logging.getLogger("pacspace")
 
@@ -32,7 +32,7 @@ IDLE_TICK = 60.0
 """With no meters, the scheduler looks at the clock at least this often (seconds)."""
 
 
-class Scheduler:
+class FlushScheduler:
     def __init__(
         self,
         *,
