@@ -23,8 +23,8 @@ SHARD_SIZE = 4
 """Connections per httpcore pool. httpcore checks every connection of its pool (and,
 for each queued request, every connection again) whenever a request comes or goes: at
 128 connections in one pool that scan, not the network, set the pace. 2,000 concurrent
-``emit_and_wait`` against a local server: 10 s in pools of 16, 5 s in pools of 4
-(aiohttp: 1.7 s); ``python -m benchmarks.inflight``."""
+``emit_and_wait`` against a local server: 8-10 s in pools of 16, 5.1-6.6 s in pools of
+4, aiohttp 1.4-2.2 s in the same runs; ``python -m benchmarks.inflight``."""
 
 
 class HttpxBackend:
