@@ -11,9 +11,10 @@ one tick. Windows that have ended are sealed into summaries, one per customer, r
 and window; a close seals the open window's partial as a slice of its own. A forked
 child's meter starts empty: the parent sends what it counted.
 
-``await meter.record(connection, customer_id, amount)`` (a PostgreSQL outbox only) writes
-the usage in the caller's own open transaction instead: it is sent only if that
-transaction commits. Given a blocking psycopg ``Connection``, ``record`` is blocking too.
+``meter.record(tx, customer_id, amount)`` (a PostgreSQL outbox only) writes the usage in
+the caller's own open transaction instead: it is sent only if that transaction commits.
+``tx`` is what holds it (psycopg, asyncpg, SQLAlchemy, Django: :mod:`._record`); awaited
+for an async one, blocking for the others.
 """
 
 from __future__ import annotations
@@ -24,17 +25,23 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import Any, Protocol, overload
 
 from .. import _validate as check
 from .._errors import PacSpaceError, ValidationError
 from ._identity import after_fork
-from ._record import execute
+from ._record import Statement, execute
 from ._stores import Record
 from ._summary import iso
 
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection, Connection
+
+class AsyncTransaction(Protocol):
+    """What an async caller records in: its ``execute`` is awaited (a psycopg
+    ``AsyncConnection``, an asyncpg ``Connection``, a SQLAlchemy ``AsyncSession`` or
+    ``AsyncConnection``)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
+
 
 __all__ = ["Meter", "parse_window"]
 
@@ -209,7 +216,7 @@ class Meter:
     @overload
     def record(
         self,
-        connection: AsyncConnection[Any],
+        connection: AsyncTransaction,
         customer_id: str,
         amount: int | float | str | Decimal,
         reason: str | None = None,
@@ -218,7 +225,7 @@ class Meter:
     @overload
     def record(
         self,
-        connection: Connection[Any],
+        connection: Any,
         customer_id: str,
         amount: int | float | str | Decimal,
         reason: str | None = None,
@@ -233,9 +240,12 @@ class Meter:
     ) -> Awaitable[None] | None:
         """Write usage in the caller's open transaction (a PostgreSQL outbox only).
 
-        With a psycopg ``AsyncConnection``, await it; with a ``Connection``, it blocks. The
-        row is one insert (never an update of a shared row) and is sent only if the
-        caller's transaction commits.
+        ``connection`` is what holds the transaction: a psycopg ``Connection`` or
+        ``AsyncConnection``; an asyncpg ``Connection``; a SQLAlchemy ``Session``,
+        ``AsyncSession``, ``Connection`` or ``AsyncConnection`` on PostgreSQL (its current
+        transaction); or Django's ``connection`` inside ``transaction.atomic()``. Await it
+        for the async ones; it blocks for the others. The row is one insert (never an
+        update of a shared row) and is sent only if the caller's transaction commits.
         """
         sink = self._sink
         if sink is None:
@@ -249,14 +259,14 @@ class Meter:
         index = int(self._clock() // self._size)
         usage = self._usage((index, customer_id, reason or self._reason), value)
         sql, params = sink.record_statement(usage)
-        return execute(
-            connection,
+        statement = Statement(
             sql,
             params,
             ready=sink.ready_for_record_blocking,
             aready=sink.ready_for_record,
             location=sink.location,
         )
+        return execute(connection, statement)
 
 
 def _amount(amount: Any) -> Decimal:

@@ -100,3 +100,19 @@ class Metering:
         self.meter.add("cust_1", 1)
         self.last_close = await pac.aclose()
         return self.last_close.lost
+
+
+async def record_in_transactions(meter: pacspace_async.Meter) -> None:
+    """``meter.record`` is awaited with an async transaction and blocks with the others."""
+    import psycopg
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
+    async with await psycopg.AsyncConnection.connect("postgresql://") as aconn:
+        await meter.record(aconn, "cust_1", -1)
+    with psycopg.connect("postgresql://") as conn:
+        meter.record(conn, "cust_1", -1)
+    with Session() as session:
+        meter.record(session, "cust_1", Decimal("-1.5"), reason="storage")
+    async with AsyncSession() as asession:
+        await meter.record(asession, "cust_1", "-2")
