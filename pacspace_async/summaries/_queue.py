@@ -20,6 +20,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from ._flush import Flusher, Submit, run_io
 from ._flush_scheduler import IDLE_TICK, FlushScheduler
 from ._identity import after_fork, new_token
 from ._meter import Meter
+from ._pool_exit import at_pool_exit
 from ._settings import SubmissionOptions
 from ._stores import Record, Refused, Store, open_store
 from ._summary import as_model, iso, normalize
@@ -474,3 +476,16 @@ def _at_exit() -> None:
             queue.flush_at_exit()
         except Exception:
             log.exception("pacspace: summary flush at exit failed")
+
+
+class _PoolExit:
+    """The owner of the pool-exit hook (the pools keep it by weak reference)."""
+
+
+_POOL_EXIT = _PoolExit()
+
+if hasattr(os, "register_at_fork"):
+    # A pool's process (Celery prefork, multiprocessing) exits without atexit: the same
+    # exit work runs as one of the pool's finalizers instead, for every queue holding
+    # usage there (the child's own clients, built after the fork, included).
+    os.register_at_fork(after_in_child=lambda: at_pool_exit(_POOL_EXIT, _at_exit))

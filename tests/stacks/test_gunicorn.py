@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import pacspace_sync
 from pacspace_sandbox import Sandbox, SandboxServer
 
-from ._servers import PYTHON, Server, free_port, require
+from ._servers import PYTHON, Server, free_port, ledger, require, send_what_was_kept
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX-only")
 
@@ -30,15 +29,6 @@ ROUNDS = 2
 """Masters started per worker class: the fork races the master's first journal."""
 
 
-def ledger(sandbox: Sandbox) -> dict[str, Decimal]:
-    rows = sandbox.ledger.store.all("SELECT customer_id, amount, reference_id FROM deltas")
-    assert len({r["reference_id"] for r in rows}) == len(rows), "an id was recorded twice"
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row["customer_id"]] = totals.get(row["customer_id"], 0) + Decimal(row["amount"])
-    return totals
-
-
 def hit(server: Server, n: int) -> tuple[str, Decimal]:
     customer, reason = CUSTOMERS[n % 4], REASONS[(n // 4) % 2]
     amount = AMOUNTS[n % 3]
@@ -48,11 +38,20 @@ def hit(server: Server, n: int) -> tuple[str, Decimal]:
     return customer, Decimal(amount)
 
 
-@pytest.mark.parametrize("worker", ["sync", "gevent"])
+WORKERS = {
+    "sync": ("sync", "tests.stacks.apps.wsgi_meter:application", ()),
+    "gevent": ("gevent", "tests.stacks.apps.wsgi_meter:application", ("gevent",)),
+    # An async client built at import (no loop yet); each worker runs it on its own loop.
+    "uvicorn": ("uvicorn.workers.UvicornWorker", "tests.stacks.apps.asgi_meter:application", ()),
+}
+
+
+@pytest.mark.parametrize("worker", list(WORKERS))
 def test_preload_forks_a_busy_client_and_the_ledger_is_exact(
     worker: str, pacspace_sandbox: Sandbox, pacspace_server: SandboxServer, tmp_path: Path
 ) -> None:
-    require("gunicorn", *(["gevent"] if worker == "gevent" else []))
+    worker_class, app, needs = WORKERS[worker]
+    require("gunicorn", *needs)
     expected: dict[str, Decimal] = {}
     for round_ in range(ROUNDS):
         outbox = tmp_path / f"outbox-{round_}.sqlite3"
@@ -66,12 +65,12 @@ def test_preload_forks_a_busy_client_and_the_ledger_is_exact(
                 "-w",
                 "4",
                 "-k",
-                worker,
+                worker_class,
                 "-b",
                 f"127.0.0.1:{port}",
                 "--graceful-timeout",
                 "20",
-                "tests.stacks.apps.wsgi_meter:application",
+                app,
             ],
             {
                 "PACSPACE_API_KEY": pacspace_sandbox.api_key,
@@ -90,11 +89,5 @@ def test_preload_forks_a_busy_client_and_the_ledger_is_exact(
             printed = server.stop(signal.SIGTERM)
         expected["warm-up"] = expected.get("warm-up", Decimal(0)) - 1  # the master's, once
         assert "partially initialized" not in printed and "Traceback" not in printed, printed
-        # What the workers kept in the outbox at their exit, sent as a restart would.
-        with pacspace_sync.PacSpace(
-            pacspace_sandbox.api_key,
-            base_url=pacspace_server.url,
-            submission={"outbox": str(outbox), "maxRequestsPerMinute": 60_000},
-        ) as pac:
-            pac.balance.flush_summaries()
+        send_what_was_kept(pacspace_sandbox, pacspace_server, outbox)
     assert ledger(pacspace_sandbox) == expected

@@ -13,17 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from pacspace_sync import PacSpace
+from ._client import blocking_client
 
-pac = PacSpace(
-    os.environ["PACSPACE_API_KEY"],
-    base_url=os.environ["PACSPACE_API_BASE_URL"],
-    submission={
-        "outbox": os.environ["PACSPACE_TEST_OUTBOX"],
-        "journalIntervalMs": 50,
-        "maxRequestsPerMinute": 60_000,
-    },
-)
+pac = blocking_client()
 meter = pac.balance.meter()
 meter.add("warm-up", -1)  # the master's own usage: sent once, by the master, never twice
 
