@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -175,15 +174,9 @@ def test_django_connection_in_atomic(
     django = pytest.importorskip("django")
     from django.conf import settings
 
-    parts = urlsplit(postgres_url)
-    database = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/"),
-        "USER": parts.username or "postgres",
-        "PASSWORD": parts.password or "",
-        "HOST": parse_qs(parts.query).get("host", [parts.hostname or ""])[0],
-        "PORT": str(parts.port or ""),
-    }
+    from tests.stacks.apps._client import django_database
+
+    database = django_database(postgres_url)
     if settings.configured:
         pytest.skip("Django was configured by another test in this process")
     settings.configure(DATABASES={"default": database}, USE_TZ=True)

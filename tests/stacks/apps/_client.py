@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from pacspace_sync import PacSpace
 
@@ -21,3 +22,17 @@ def blocking_client(**submission: Any) -> PacSpace:
             **submission,
         },
     )
+
+
+def django_database(url: str) -> dict[str, str]:
+    """Django's ``DATABASES["default"]`` for a ``postgresql://`` URL (a socket directory
+    in its ``host`` query parameter, as pgserver's are)."""
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": parts.username or "postgres",
+        "PASSWORD": parts.password or "",
+        "HOST": parse_qs(parts.query).get("host", [parts.hostname or ""])[0],
+        "PORT": str(parts.port or ""),
+    }

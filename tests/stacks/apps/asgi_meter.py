@@ -6,15 +6,10 @@ the outbox) what the worker counted."""
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import parse_qs
 
 from pacspace_async import PacSpace
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from ._asgi import asgi_app
 
 pac = PacSpace(
     os.environ["PACSPACE_API_KEY"],
@@ -29,27 +24,9 @@ meter = pac.balance.meter()
 meter.add("warm-up", -1)  # the master's own usage: kept in the outbox, never twice
 
 
-async def application(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await pac.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["path"] == "/pid":
-        body = str(os.getpid()).encode()
-    else:
-        query = parse_qs(scope.get("query_string", b"").decode())
-        meter.add(query["customer"][0], query["amount"][0], reason=query["reason"][0])
-        body = b"ok"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def add(query: dict[str, list[str]]) -> bytes:
+    meter.add(query["customer"][0], query["amount"][0], reason=query["reason"][0])
+    return b"ok"
+
+
+application = asgi_app(add, pac.aclose)

@@ -1,0 +1,53 @@
+"""An ASGI app whose usage belongs to its database work, as FastAPI apps are written: each
+``POST /order`` inserts an order and records its usage in the same SQLAlchemy
+``AsyncSession`` transaction on asyncpg; ``fail=1`` makes the app's own work fail after
+recording, so the transaction (usage included) rolls back. Served by gunicorn with
+uvicorn workers; the lifespan's shutdown closes the client and the engine."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from pacspace_async import PacSpace
+
+from ._asgi import asgi_app
+
+outbox = os.environ["PACSPACE_TEST_OUTBOX"]
+engine = create_async_engine(outbox.replace("postgresql://", "postgresql+asyncpg://", 1))
+pac = PacSpace(
+    os.environ["PACSPACE_API_KEY"],
+    base_url=os.environ["PACSPACE_API_BASE_URL"],
+    submission={"outbox": outbox, "journalIntervalMs": 50, "maxRequestsPerMinute": 60_000},
+)
+meter = pac.balance.meter(window="1s")  # windows end within the test
+
+
+class Failed(Exception):
+    """The app's own work failing after it recorded."""
+
+
+async def order(query: dict[str, list[str]]) -> bytes:
+    customer, amount, reason = query["customer"][0], query["amount"][0], query["reason"][0]
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(
+                text("INSERT INTO orders (customer, reason, amount) VALUES (:c, :r, :a)"),
+                {"c": customer, "r": reason, "a": amount},
+            )
+            await meter.record(session, customer, amount, reason=reason)
+            if query.get("fail") == ["1"]:
+                raise Failed
+    except Failed:
+        return b"rolled back"
+    return b"ok"
+
+
+async def close() -> None:
+    await pac.aclose()
+    await engine.dispose()
+
+
+application = asgi_app(order, close)
