@@ -12,6 +12,7 @@ import os
 import ssl
 from typing import Literal
 
+from .._aio import ASYNCIO_ONLY, async_library
 from .._errors import PacSpaceError, ValidationError
 from ._base import (
     Backend,
@@ -51,12 +52,15 @@ MAX_CONNECTIONS = 128
 
 
 def resolve_backend(backend: str) -> str:
-    """``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp when installed, else httpx."""
+    """``auto``: ``PACSPACE_HTTP_BACKEND`` if set, else aiohttp when installed (and the
+    client is built on asyncio, or outside any loop), else httpx."""
     if backend != "auto":
         return backend
     chosen = os.environ.get("PACSPACE_HTTP_BACKEND")
     if chosen:
         return chosen
+    if async_library() not in (None, "asyncio"):
+        return "httpx"  # aiohttp is asyncio-only; httpx runs on anyio's every backend
     return "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
 
 
@@ -67,6 +71,8 @@ def open_backend(
     if backend == "httpx":
         return HttpxBackend(proxy=proxy, ssl_context=ssl_context, max_connections=MAX_CONNECTIONS)
     if backend == "aiohttp":
+        if async_library() not in (None, "asyncio"):
+            raise ValidationError(ASYNCIO_ONLY, field="http_backend")
         try:
             from ._aiohttp import AiohttpBackend
         except ImportError as exc:

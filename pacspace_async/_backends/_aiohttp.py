@@ -17,6 +17,8 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
+from .._aio import ASYNCIO_ONLY, async_library
+from .._errors import ValidationError
 from ._base import ConnectionFailed, Reply, TimedOut, TooLarge, known_length, read_bounded
 
 __all__ = ["AiohttpBackend"]
@@ -63,6 +65,8 @@ class AiohttpBackend:
         if session is None or session.closed:
             if self._closed:  # never a fresh session (and its sockets) after the close
                 raise ConnectionFailed("the client is closed")
+            if async_library() != "asyncio":  # built outside a loop, used under trio
+                raise ValidationError(ASYNCIO_ONLY, field="http_backend")
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
                 auto_decompress=False,

@@ -96,7 +96,7 @@ class SummaryQueue:
 
     def _reset_process_state(self) -> None:
         self.producer = new_token()
-        self._flush_lock: asyncio.Lock | None = None
+        self._flush_lock: anyio.Lock | None = None
         self._closed = False
 
     def _after_fork_in_child(self) -> None:
@@ -276,7 +276,7 @@ class SummaryQueue:
 
     async def _locked_flush(self, max_items: int | None, producer: str | None) -> FlushResult:
         if self._flush_lock is None:
-            self._flush_lock = asyncio.Lock()
+            self._flush_lock = anyio.Lock()
         async with self._flush_lock:
             return await self._flush(max_items, None, producer=producer)
 
@@ -319,8 +319,9 @@ class SummaryQueue:
         """Stop the scheduler and flush what is queued (bounded in time)."""
         await self._scheduler.stop_and_wait()
         try:
-            return await asyncio.wait_for(self.flush(), self.options.shutdown_timeout)
-        except asyncio.TimeoutError:
+            with anyio.fail_after(self.options.shutdown_timeout):
+                return await self.flush()
+        except TimeoutError:
             log.warning(
                 "summary flush at shutdown timed out; %d summaries stay queued", self.store.count()
             )
@@ -337,14 +338,13 @@ class SummaryQueue:
         try:
             if self.options.auto_flush:
                 if self._flush_lock is None:
-                    self._flush_lock = asyncio.Lock()
+                    self._flush_lock = anyio.Lock()
                 async with self._flush_lock:
-                    flushed = await asyncio.wait_for(
-                        self._delivered_at_close(), self.options.shutdown_timeout
-                    )
+                    with anyio.fail_after(self.options.shutdown_timeout):
+                        flushed = await self._delivered_at_close()
             else:
                 await run_io(self.store, self._keep)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = f"delivery did not finish within {self.options.shutdown_timeout:g} s"
         except PacSpaceError as exc:  # an OutboxError: the summaries stay where they are
             error = str(exc)
