@@ -228,3 +228,31 @@ def test_retry_dead_moves_the_named_dead_letters_then_the_rest(postgres_url: str
         assert store.retry_dead([ids[3]]) == 0
     finally:
         store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_fork_between_opening_the_pool_and_reading_the_scope(postgres_url: str) -> None:
+    """gunicorn --preload forked a worker after the master's outbox opened its pool but
+    before it read the scope: the worker's first ``meter.record`` then used the master's
+    pool, whose workers do not exist in the child, and failed after 10 s ("no connection
+    within 10 s"). The child opens its own pool instead."""
+    from pacspace_async.summaries._stores._postgres import PostgresStore
+
+    store = PostgresStore(postgres_url, "owner_fork_window")
+    store.ensure_ready()
+    store.scope = ""  # the parent forked before it read the scope...
+    assert store._pool is not None
+    busy = store._pool.getconn()  # ...while its pool's connection was in use
+    pid = os.fork()
+    if pid == 0:  # the child: ready in well under the pool's 10 s timeout, or a failure
+        code = 1
+        try:
+            started = time.monotonic()
+            store.ensure_ready()
+            code = 0 if store.scope and time.monotonic() - started < 5 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    store._pool.putconn(busy)
+    store.close()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -48,6 +48,7 @@ from ._postgres_schema import (
     give_back,
     read_stats,
     redact_url,
+    store_error,
     stored_record,
 )
 
@@ -85,17 +86,7 @@ class PostgresStore:
     # -- connections --------------------------------------------------------------------
 
     def _error(self, exc: BaseException) -> OutboxError:
-        if isinstance(exc, PoolTimeout):
-            what = f"no connection within {CONNECT_TIMEOUT:g} s"
-            advice = "check that the database is up and reachable, then retry"
-        else:
-            what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            advice = "check the database and this role's rights, then retry"
-        return OutboxError(
-            f"Summary outbox {self.location} failed ({what}): {advice}. "
-            "Summaries already queued in it are kept.",
-            self.location,
-        )
+        return store_error(self.location, exc, timeout=CONNECT_TIMEOUT)
 
     def _pool_here(self) -> ConnectionPool[Any]:
         with self._lock:
@@ -158,7 +149,12 @@ class PostgresStore:
         """
         if self.scope:
             return
-        pool = self._pool_here() if self._pool is None else self._pool
+        if self._pool is None or self._pid != os.getpid():  # never a pool from before a fork
+            self._pool_here()  # its workers are the parent's: every wait would time out
+            if self.scope:
+                return
+        pool = self._pool
+        assert pool is not None
         try:
             self.scope = create_schema(pool)
         except (psycopg.Error, PoolTimeout) as exc:

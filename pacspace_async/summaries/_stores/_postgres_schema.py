@@ -14,8 +14,9 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..._errors import OutboxError
 from ..._time import parse_iso
 from .._identity import new_token
 from ._base import DEAD, OPEN, PENDING, Record, Stats
@@ -28,6 +29,7 @@ __all__ = [
     "create_schema",
     "read_stats",
     "redact_url",
+    "store_error",
 ]
 
 SCHEMA = """\
@@ -230,4 +232,20 @@ def read_stats(db: psycopg.Connection[Any], owner: str, producer: str | None) ->
         oldest_usage=None if usage[1] is None else max(0.0, now - float(usage[1])),
         oldest_summary=max(ages) if ages else None,
         oldest_dead=age(DEAD),
+    )
+
+
+def store_error(location: str | None, exc: BaseException, *, timeout: float) -> OutboxError:
+    """The outbox's error for a driver's or the pool's failure, naming the database
+    (never its password) and what to do."""
+    if isinstance(exc, PoolTimeout):
+        what = f"no connection within {timeout:g} s"
+        advice = "check that the database is up and reachable, then retry"
+    else:
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        advice = "check the database and this role's rights, then retry"
+    return OutboxError(
+        f"Summary outbox {location} failed ({what}): {advice}. "
+        "Summaries already queued in it are kept.",
+        location,
     )

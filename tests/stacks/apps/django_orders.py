@@ -20,6 +20,12 @@ settings.configure(
     SECRET_KEY="stack-test",
     USE_TZ=True,
     DATABASES={"default": django_database(os.environ["PACSPACE_TEST_OUTBOX"])},
+    # A failing request's traceback goes to the server's log, where the test shows it.
+    LOGGING={
+        "version": 1,
+        "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+        "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+    },
 )
 django.setup()
 
