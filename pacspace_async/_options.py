@@ -143,13 +143,14 @@ def _camel(name: str) -> str:
 
 # An options dict's camelCase names and the keyword each one means: the request settings
 # by rule, and the few whose documented name is not the rule's.
-_SEED_NAMES: Final = {_camel(f.name): f.name for f in fields(RequestOptions)} | {
+_SEED_NAMES: Final = {
+    _camel(f.name): f.name for f in fields(RequestOptions) if f.name != "extra_headers"
+} | {
     "timeout": "timeout_ms",
     "headers": "extra_headers",
     "pollInterval": "poll_interval_ms",
     "maxItems": "max_items",
 }
-del _SEED_NAMES["extraHeaders"]
 
 
 def new_idempotency_key() -> str:

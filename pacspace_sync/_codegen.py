@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,12 @@ _STANDARD = ("typing", "typing_extensions", "collections.abc", "datetime", "deci
 class _Imports:
     """The imports the generated annotations need, each from where the name is defined."""
 
-    def __init__(self, generated: set[str]) -> None:
+    def __init__(
+        self, generated: set[str], home: Callable[[str, Any, str], str] | None = None
+    ) -> None:
         self.lines: set[str] = set()
         self._generated = generated
+        self._home = home or _home
 
     def need(self, annotation: str, namespace: dict[str, Any]) -> None:
         for name in _IDENT.findall(annotation):
@@ -117,7 +121,7 @@ class _Imports:
                     f"import {obj.__name__}" + ("" if obj.__name__ == name else f" as {name}")
                 )
                 continue
-            self.lines.add(f"from {_home(name, obj, namespace['__name__'])} import {name}")
+            self.lines.add(f"from {self._home(name, obj, namespace['__name__'])} import {name}")
 
     def render(self) -> str:
         plain = sorted(line for line in self.lines if line.startswith("import "))
@@ -382,10 +386,14 @@ from __future__ import annotations
 '''
 
 
-def _private_home(name: str, obj: Any) -> str:
-    """Where the async package's own modules may import ``name`` from without a cycle:
-    the module that defines it, else the shortest private one that has it (never the
-    package root, the client or its configuration, which import the options)."""
+def _private_home(name: str, obj: Any, fallback: str) -> str:
+    """Where the async package's own modules may import ``name`` from without a cycle: a
+    standard module; else the module that defines it, else the shortest private one that
+    has it (never the package root, the client or its configuration, which import the
+    options)."""
+    standard = _home(name, obj, "")
+    if standard in _STANDARD:
+        return standard
     excluded = {"pacspace_async._client", "pacspace_async._config", CLIENT_OPTIONS_MODULE}
     candidates = [
         module_name
@@ -409,36 +417,21 @@ def render_client_options(root: type = PacSpace) -> str:
     """``ClientOptions``: every keyword-only parameter of the client's constructor, with its
     annotation, read from the signature (so the two cannot differ)."""
     init = root.__init__  # type: ignore[misc]
-    namespace = init.__globals__
-    lines: set[str] = {"from typing_extensions import TypedDict"}
+    imports = _Imports(set(), home=_private_home)
+    imports.lines.add("from typing_extensions import TypedDict")
     fields: list[str] = []
     for param in inspect.signature(init).parameters.values():
-        if param.kind is not param.KEYWORD_ONLY:
-            continue
-        annotation = str(param.annotation)
-        for ident in _IDENT.findall(annotation):
-            if keyword.iskeyword(ident) or (ident != "builtins" and hasattr(builtins, ident)):
-                continue
-            obj = namespace.get(ident)
-            if obj is None:
-                continue
-            if inspect.ismodule(obj):
-                lines.add(f"import {obj.__name__}")
-            elif _home(ident, obj, "") in _STANDARD:
-                lines.add(f"from {_home(ident, obj, '')} import {ident}")
-            else:
-                lines.add(f"from {_private_home(ident, obj)} import {ident}")
-        fields.append(f"    {param.name}: {annotation}\n")
-    plain = sorted(line for line in lines if line.startswith("import "))
-    froms = sorted(line for line in lines if line.startswith("from "))
+        if param.kind is param.KEYWORD_ONLY:
+            imports.need(str(param.annotation), init.__globals__)
+            fields.append(f"    {param.name}: {param.annotation}\n")
     doc = (
         '    """``PacSpace.init(key, **options)``: the constructor\'s keywords, with pacspace-sdk\'s\n'
         '    units (``timeout`` in milliseconds)."""\n\n'
     )
     return (
         _OPTIONS_HEADER
-        + "\n".join(plain + froms)
-        + '\n\n__all__ = ["ClientOptions"]\n\n\n'
+        + imports.render()
+        + '\n__all__ = ["ClientOptions"]\n\n\n'
         + "class ClientOptions(TypedDict, total=False):\n"
         + doc
         + "".join(fields)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._ledger import ledger
 
 from ._chaos import DroppingProxy
 
@@ -98,15 +99,6 @@ def restart(url: str, key: str, outbox: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def ledger(sandbox: Sandbox) -> dict[str, Decimal]:
-    rows = sandbox.ledger.store.all("SELECT customer_id, amount, reference_id FROM deltas")
-    assert len({r["reference_id"] for r in rows}) == len(rows), "an id was recorded twice"
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row["customer_id"]] = totals.get(row["customer_id"], 0) + Decimal(row["amount"])
-    return totals
 
 
 @pytest.fixture

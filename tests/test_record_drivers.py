@@ -15,6 +15,7 @@ import pacspace_async as ps
 import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._ledger import ledger
 
 asyncpg = pytest.importorskip("asyncpg")
 sqlalchemy = pytest.importorskip("sqlalchemy")
@@ -44,15 +45,6 @@ def meter_of(
     return make
 
 
-def ledger(sandbox: Sandbox) -> dict[str, Decimal]:
-    rows = sandbox.ledger.store.all("SELECT amount, reason, reference_id FROM deltas")
-    assert len({r["reference_id"] for r in rows}) == len(rows)  # never one id twice
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row["reason"]] = totals.get(row["reason"], Decimal(0)) + Decimal(row["amount"])
-    return totals
-
-
 def sqlalchemy_url(url: str, driver: str) -> str:
     return url.replace("postgresql://", f"postgresql+{driver}://", 1)
 
@@ -78,7 +70,7 @@ async def test_asyncpg_connection(
     finally:
         await connection.close()
     assert (await pac.balance.flush_summaries()).accepted == 2
-    assert ledger(pacspace_sandbox) == EXPECTED
+    assert ledger(pacspace_sandbox, "reason") == EXPECTED
 
 
 async def test_asyncpg_pool_connection_and_a_failed_transaction(
@@ -121,7 +113,7 @@ async def test_sqlalchemy_async_session_on_asyncpg(
     finally:
         await engine.dispose()
     assert (await pac.balance.flush_summaries()).accepted == 2
-    assert ledger(pacspace_sandbox) == EXPECTED
+    assert ledger(pacspace_sandbox, "reason") == EXPECTED
 
 
 async def test_sqlalchemy_session_on_psycopg(
@@ -142,7 +134,7 @@ async def test_sqlalchemy_session_on_psycopg(
     finally:
         engine.dispose()
     assert (await pac.balance.flush_summaries()).accepted == 2
-    assert ledger(pacspace_sandbox) == EXPECTED
+    assert ledger(pacspace_sandbox, "reason") == EXPECTED
 
 
 async def test_sqlalchemy_refuses_a_session_beyond_postgres(
@@ -200,4 +192,4 @@ def test_django_connection_in_atomic(
             meter.record(connection, "c", -2)
         connection.close()
         assert pac.balance.flush_summaries().accepted == 2
-    assert ledger(pacspace_sandbox) == EXPECTED
+    assert ledger(pacspace_sandbox, "reason") == EXPECTED

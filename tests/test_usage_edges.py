@@ -25,6 +25,7 @@ import pacspace_async as ps
 import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig, SandboxServer
+from tests._ledger import ledger
 
 FAST = {"maxRequestsPerMinute": 60_000}
 BAD_IDS = [
@@ -35,15 +36,6 @@ BAD_IDS = [
     pytest.param("a\ud800b", id="lone-surrogate"),
     pytest.param("x" * 129, id="129-chars"),
 ]
-
-
-def ledger(sandbox: Sandbox) -> dict[str, Decimal]:
-    rows = sandbox.ledger.store.all("SELECT customer_id, amount, reference_id FROM deltas")
-    assert len({r["reference_id"] for r in rows}) == len(rows), "an id was recorded twice"
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row["customer_id"]] = totals.get(row["customer_id"], 0) + Decimal(row["amount"])
-    return totals
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

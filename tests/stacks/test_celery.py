@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._ledger import ledger
 
-from ._servers import PYTHON, ROOT, free_port, ledger, require, send_what_was_kept
+from ._servers import PYTHON, ROOT, free_port, require, send_what_was_kept
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="prefork is POSIX-only")
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._ledger import ledger
 
-from ._servers import PYTHON, Server, free_port, ledger, require, send_what_was_kept
+from ._servers import PYTHON, Server, free_port, require, send_what_was_kept
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX-only")
 

@@ -13,8 +13,9 @@ from decimal import Decimal
 import pytest
 
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._ledger import ledger
 
-from ._servers import PYTHON, ROOT, ledger
+from ._servers import PYTHON, ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX-only")
 

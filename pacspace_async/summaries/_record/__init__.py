@@ -19,6 +19,7 @@ or rolls back: the caller's transaction is left as the driver left it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, cast
 
@@ -40,26 +41,16 @@ _ADAPTERS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class Statement:
     """The INSERT and what it needs around it: ``ready``/``aready`` make sure the outbox's
     tables exist (once per client), ``location`` names the outbox in errors."""
 
-    __slots__ = ("aready", "location", "params", "ready", "sql")
-
-    def __init__(
-        self,
-        sql: str,
-        params: tuple[Any, ...],
-        *,
-        ready: Callable[[], None],
-        aready: Callable[[], Awaitable[None]],
-        location: str | None,
-    ) -> None:
-        self.sql = sql
-        self.params = params
-        self.ready = ready
-        self.aready = aready
-        self.location = location
+    sql: str
+    params: tuple[Any, ...]
+    ready: Callable[[], None]
+    aready: Callable[[], Awaitable[None]]
+    location: str | None
 
     def numbered(self, style: str) -> str:
         """The SQL with its ``%s`` placeholders as ``$1``… (``dollar``) or ``:p0``…

@@ -4,6 +4,8 @@ whether the connection itself failed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..._errors import OutboxError
 
 __all__ = ["outbox_error", "sqlstate"]
@@ -14,29 +16,29 @@ _INSUFFICIENT_PRIVILEGE = "42501"
 _BROKEN = ("Interface", "Operational", "ConnectionDoesNotExist", "ConnectionFailure", "Closed")
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of ``exc`` or of what it wraps (an ORM's error, a driver's adapter)."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, a few levels deep: an ORM's error, its driver adapter's,
+    the driver's own (``orig`` where the ORM keeps it, else ``__cause__``)."""
     seen: BaseException | None = exc
     for _ in range(4):
         if seen is None:
-            return None
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of ``exc`` or of what it wraps."""
+    for seen in _chain(exc):
         for name in ("sqlstate", "pgcode"):
             code = getattr(seen, name, None)
             if isinstance(code, str) and len(code) == 5:
                 return code
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 
 def _broken(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            return False
-        if any(word in type(seen).__name__ for word in _BROKEN):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return any(word in type(seen).__name__ for seen in _chain(exc) for word in _BROKEN)
 
 
 def outbox_error(exc: BaseException, location: str | None, *, failed: bool = False) -> OutboxError:
