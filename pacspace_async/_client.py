@@ -14,7 +14,7 @@ import httpx
 from typing_extensions import Unpack
 
 from . import _validate as check
-from ._aio import running_loop
+from ._aio import Home
 from ._backends import TransportCallable
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -126,7 +126,7 @@ class PacSpace:
         )
         # The loop this client lives on, when built inside one: the summary scheduler
         # starts there even when asked from another thread (the sync facade's callers).
-        self._summaries.home_loop = running_loop()
+        self._summaries.home = Home.current()
         self._owner = True
         watch(self._waiter, self._summaries)
         self.balance = Balance(self._transport, self._waiter, self._summaries)
@@ -235,7 +235,7 @@ class PacSpace:
     def _bind_loop(self) -> None:
         """``pacspace_sync``: this client lives on the running loop (the loop thread), though
         it was built in another thread."""
-        self._summaries.home_loop = running_loop()
+        self._summaries.home = Home.current()
 
     def _on_fork_child(self, revive: Callable[[], object]) -> None:
         """``pacspace_sync``: how a forked child brings a client back for its meters."""

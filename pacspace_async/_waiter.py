@@ -12,14 +12,14 @@ webhook delivery), which ends the waits at once. *When* to check is not decided 
 :class:`._polling.PollPolicy` says, from what it learnt.
 
 Time comes from the injected ``clock`` and ``sleep`` (``time.monotonic`` and
-``asyncio.sleep`` by default), deadlines included, so tests run the schedule on a clock
-they move by hand. The watcher runs on the loop of the waits, starts with the first wait
-and ends when none is left, so an idle client runs nothing.
+``anyio.sleep`` by default), deadlines included, so tests run the schedule on a clock
+they move by hand. The watcher runs on the loop of the waits (asyncio or trio), starts
+with the first wait and ends when none is left and no check is in flight, so an idle
+client runs nothing. Its status checks are tasks of its own task group.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import itertools
@@ -30,7 +30,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ._aio import running_loop
+import anyio
+from anyio.abc import TaskGroup
+
+from ._aio import Detached, Home
 from ._concurrency import InFlightLimit
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
@@ -55,7 +58,7 @@ class _Watch:
     record_id: str
     started: float
     poll_interval: float
-    futures: list[asyncio.Future[RecordStatus]] = field(default_factory=list)
+    futures: list[_Outcome] = field(default_factory=list)
     due: float = 0.0
     step: float = 0.0
     checks: int = 0
@@ -75,7 +78,7 @@ class Waiter:
         first_check: float = DEFAULT_FIRST_CHECK,
         policy: PollPolicy | None = None,
         clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self._fetch = fetch
         self.limit = InFlightLimit(max_in_flight)
@@ -85,13 +88,12 @@ class Waiter:
         self._sleep = sleep
         self._watches: dict[str, _Watch] = {}
         # Due times: (when, order, watch, None) is a status check, (when, order, watch,
-        # future) that future's deadline.
-        self._heap: list[tuple[float, int, _Watch, asyncio.Future[RecordStatus] | None]] = []
+        # outcome) that wait's deadline.
+        self._heap: list[tuple[float, int, _Watch, _Outcome | None]] = []
         self._order = itertools.count()
         self._recent: OrderedDict[str, RecordStatus] = OrderedDict()
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._checks: set[asyncio.Task[None]] = set()
+        self._watcher: Detached | None = None
+        self._wake: anyio.Event | None = None
         self._ready: deque[tuple[float, _Watch]] = deque()
         self._in_flight = 0
         self._last_feed: float | None = None
@@ -120,7 +122,7 @@ class Waiter:
         self,
         record_id: str,
         *,
-        timeout: float,
+        timeout: float,  # noqa: ASYNC109 -- a deadline on the injected clock, in the heap
         poll_interval: float,
         started: float | None = None,
     ) -> RecordStatus:
@@ -128,7 +130,6 @@ class Waiter:
         known = self._recent.get(record_id)
         if known is not None:
             return known
-        loop = asyncio.get_running_loop()
         watch = self._watches.get(record_id)
         now = self._clock()
         if watch is None:
@@ -146,12 +147,12 @@ class Waiter:
             self._push(watch, max(now, watch.started + plan.delay))
         else:
             watch.poll_interval = min(watch.poll_interval, poll_interval)
-        future: asyncio.Future[RecordStatus] = loop.create_future()
+        future = _Outcome()
         watch.futures.append(future)
         self._push(watch, now + timeout, future)
-        self._ensure_running(loop)
+        self._ensure_running()
         try:
-            return await future
+            return await future.get()
         except _DeadlinePassed:
             raise WaitTimeoutError(
                 f"Record {record_id} did not reach a terminal status within {timeout * 1000:.0f}ms",
@@ -160,8 +161,6 @@ class Waiter:
                 None,
             ) from None
         finally:
-            if not future.done():
-                future.cancel()
             self._forget(watch, future)
 
     def resolve(self, record_id: str, status: RecordStatus) -> bool:
@@ -172,10 +171,10 @@ class Waiter:
         """
         if not status.is_terminal:
             return False
-        loop = self._task.get_loop() if self._task is not None else None
-        if loop is not None and running_loop() is not loop:
+        watcher = self._watcher
+        if watcher is not None and not watcher.home.is_current():
             # Called from another thread (a web server's, under the sync facade): hand over.
-            loop.call_soon_threadsafe(self.resolve, record_id, status)
+            watcher.home.call_soon(self.resolve, record_id, status)
             return record_id in self._watches
         self._remember(record_id, status)
         now = self._clock()
@@ -194,39 +193,38 @@ class Waiter:
         return watch is not None
 
     async def aclose(self) -> None:
-        # In-flight status checks stop now: they would retry on a closed connection pool.
-        checks = list(self._checks)
-        for check in checks:
-            check.cancel()
-        if checks:
-            await asyncio.gather(*checks, return_exceptions=True)
+        # In-flight status checks stop now (the watcher's task group is cancelled with
+        # it): they would retry on a closed connection pool.
+        watcher, self._watcher = self._watcher, None
+        here = watcher is not None and watcher.home.is_current()
+        if watcher is not None:
+            watcher.cancel() if here else watcher.cancel_from_anywhere()
+        self._fail_all(PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED"))
+        if watcher is not None and here:
+            await watcher.join()
+
+    # -- the watcher ----------------------------------------------------------------
+
+    def _fail_all(self, exc: PacSpaceError) -> None:
         for watch in list(self._watches.values()):
             for future in watch.futures:
-                if not future.done():
-                    future.set_exception(PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED"))
+                future.set_exception(exc)
         self._watches.clear()
         self._scouting = 0
         self._heap.clear()
         self._ready.clear()
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
 
-    # -- the watcher ----------------------------------------------------------------
-
-    def _ensure_running(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._task is None or self._task.done():
-            self._wake = asyncio.Event()
-            self._task = loop.create_task(self._run(), name="pacspace-waiter")
+    def _ensure_running(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            home = Home.current()
+            assert home is not None, "wait() runs in a task"
+            self._wake = anyio.Event()
+            self._watcher = home.spawn(self._run, "pacspace-waiter")
         else:
             assert self._wake is not None
             self._wake.set()
 
-    def _push(
-        self, watch: _Watch, due: float, future: asyncio.Future[RecordStatus] | None = None
-    ) -> None:
+    def _push(self, watch: _Watch, due: float, future: _Outcome | None = None) -> None:
         """CheckSchedule ``watch``'s next check at ``due`` (replacing the one scheduled), or,
         with ``future``, that wait's deadline."""
         if future is None:
@@ -236,17 +234,24 @@ class Waiter:
             self._wake.set()
 
     async def _run(self) -> None:
+        try:
+            async with anyio.create_task_group() as checks:
+                await self._watch(checks)
+        except Exception as exc:  # a bug: fail the waits now, not at their timeouts
+            log.exception("pacspace: the status-check scheduler failed")
+            self._watcher = None
+            self._fail_all(_internal_error(exc))
+
+    async def _watch(self, checks: TaskGroup) -> None:
         assert self._wake is not None
         wake = self._wake
-        loop = asyncio.get_running_loop()
         ready = self._ready
-        while self._watches:
+        while True:
             now = self._clock()
             while self._heap and self._heap[0][0] <= now:
                 due, _, watch, deadline = heapq.heappop(self._heap)
                 if deadline is not None:
-                    if not deadline.done():
-                        deadline.set_exception(_DeadlinePassed())
+                    deadline.set_exception(_DeadlinePassed())
                 elif self._current(watch, due):
                     ready.append((due, watch))
             # Due checks go out in due order, at most the limit at a time; the rest
@@ -256,21 +261,22 @@ class Waiter:
                 if self._current(watch, due):
                     watch.in_flight = True
                     self._in_flight += 1
-                    task = loop.create_task(self._check(watch))
-                    self._checks.add(task)
-                    task.add_done_callback(self._checks.discard)
-            wake.clear()
+                    checks.start_soon(self._check, watch)
+            self._wake = wake = anyio.Event()
             if not self._watches:
-                break
+                # Every deadline and check left in the heap belongs to a settled wait.
+                self._heap.clear()
+                ready.clear()
+                if not self._in_flight:
+                    break
+                await wake.wait()  # until the checks in flight have answered (and taught)
+                continue
             if len(self._heap) > 4 * len(self._watches) + 1024:
                 self._compact()
             delay = self._heap[0][0] - self._clock() if self._heap else None
             if delay is None or delay > 0:
                 await self._idle(wake, delay)
-        # No wait is left: every deadline still in the heap belongs to a settled wait.
-        self._heap.clear()
-        ready.clear()
-        self._task = None
+        self._watcher = None  # the next wait starts a new watcher
 
     def _current(self, watch: _Watch, due: float) -> bool:
         """Whether a check due at ``due`` is still the one ``watch`` wants."""
@@ -288,18 +294,24 @@ class Waiter:
         ]
         heapq.heapify(self._heap)
 
-    async def _idle(self, wake: asyncio.Event, delay: float | None) -> None:
+    async def _idle(self, wake: anyio.Event, delay: float | None) -> None:
         """Until ``delay`` has passed on the injected clock, or something is scheduled."""
         if delay is None:
             await wake.wait()
             return
-        woken = asyncio.ensure_future(wake.wait())
-        slept = asyncio.ensure_future(self._sleep(delay))
-        try:
-            await asyncio.wait((woken, slept), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            woken.cancel()
-            slept.cancel()
+        if self._sleep is anyio.sleep:  # real time: a deadline on the wait is enough
+            with anyio.move_on_after(delay):
+                await wake.wait()
+            return
+        async with anyio.create_task_group() as both:
+
+            async def sleep() -> None:
+                await self._sleep(delay)
+                both.cancel_scope.cancel()
+
+            both.start_soon(sleep)
+            await wake.wait()
+            both.cancel_scope.cancel()
 
     async def _check(self, watch: _Watch) -> None:
         sent = self._clock()
@@ -384,16 +396,14 @@ class Waiter:
     def _settle(self, watch: _Watch, status: RecordStatus) -> None:
         self._done(watch)
         for future in watch.futures:
-            if not future.done():
-                future.set_result(status)
+            future.set_result(status)
 
     def _fail(self, watch: _Watch, exc: BaseException) -> None:
         self._done(watch)
         for future in watch.futures:
-            if not future.done():
-                future.set_exception(exc)
+            future.set_exception(exc)
 
-    def _forget(self, watch: _Watch, future: asyncio.Future[RecordStatus]) -> None:
+    def _forget(self, watch: _Watch, future: _Outcome) -> None:
         with contextlib.suppress(ValueError):
             watch.futures.remove(future)
         if not watch.futures and self._watches.get(watch.record_id) is watch:
@@ -404,6 +414,37 @@ class Waiter:
         self._recent.move_to_end(record_id)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
+
+
+class _Outcome:
+    """One wait's result, set once by the watcher (a status, or an exception to raise)."""
+
+    __slots__ = ("_error", "_event", "_status")
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+        self._status: RecordStatus | None = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def set_result(self, status: RecordStatus) -> None:
+        if not self._event.is_set():
+            self._status = status
+            self._event.set()
+
+    def set_exception(self, exc: BaseException) -> None:
+        if not self._event.is_set():
+            self._error = exc
+            self._event.set()
+
+    async def get(self) -> RecordStatus:
+        await self._event.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._status is not None
+        return self._status
 
 
 class _DeadlinePassed(Exception):
@@ -429,6 +470,16 @@ def _instant(text: object) -> datetime | None:
         return parse_iso(text)
     except ValueError:
         return None
+
+
+def _internal_error(exc: Exception) -> PacSpaceError:
+    error = PacSpaceError(
+        f"the status-check scheduler failed ({type(exc).__name__}: {exc})",
+        0,
+        "STATUS_CHECK_FAILED",
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _internal(watch: _Watch, exc: Exception) -> PacSpaceError:

@@ -9,7 +9,8 @@ Events are rows in the store, due when the ledger says (a delta's verification t
 a restart with ``--db`` loses none. One delivery task per running loop sends what is due,
 retries failures with exponential backoff (1, 2, 4, 8, 16 s; six attempts in all) and
 sleeps until the next event is due; it starts with the first event and stops when none is
-pending.
+pending. The delivery task is asyncio's: under trio (the in-process sandbox in a trio
+test) events stay pending, and a WARNING says so once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import httpx
 import simplejson
+import sniffio
 
 from ._config import SandboxConfig
 from ._samples import SAMPLE_EVENTS
@@ -38,6 +40,13 @@ MAX_ATTEMPTS = 6
 CONCURRENCY = 8
 
 
+def _library() -> str | None:
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     digest = hmac.new(secret.encode("utf-8"), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + digest.hexdigest()
@@ -50,6 +59,7 @@ class Deliveries:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._http: httpx.AsyncClient | None = None
+        self._warned_trio = False
         # A delivery cut off by a crash is sent again (receivers dedupe on X-Event-ID).
         store.execute("UPDATE webhook_events SET status = 'pending' WHERE status = 'sending'")
 
@@ -99,6 +109,14 @@ class Deliveries:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            if _library() == "trio" and not self._warned_trio:
+                self._warned_trio = True
+                log.warning(
+                    "pacspace sandbox: webhook deliveries are sent from asyncio only; under "
+                    "trio they stay pending in the sandbox (its inspector lists them) and "
+                    "go out once the sandbox runs on asyncio (pacspace sandbox, or "
+                    "Sandbox.serve())"
+                )
             return
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._wake = asyncio.Event()

@@ -61,13 +61,19 @@ def _sandbox_module() -> ModuleType:
 class _LoopRecorder:
     """Remembers the event loop a client's requests ran on, so that teardown closes the
     client there (a loop that outlives the test, as a session-scoped one), or on a fresh
-    loop once the test's loop is gone (its tasks were cancelled when it closed)."""
+    loop of the same library once the test's loop is gone (its tasks were cancelled when
+    it closed): asyncio, or trio under anyio's plugin."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.library = "asyncio"
 
     async def __call__(self, request: httpx.Request) -> None:
-        self.loop = asyncio.get_running_loop()
+        import sniffio
+
+        self.library = sniffio.current_async_library()
+        if self.library == "asyncio":
+            self.loop = asyncio.get_running_loop()
 
     def run(self, close: Callable[[], Awaitable[None]]) -> None:
         loop = self.loop
@@ -75,10 +81,16 @@ class _LoopRecorder:
             loop.run_until_complete(close())
             return
         errors: list[BaseException] = []
+        library = self.library
 
         def fresh() -> None:
             try:
-                asyncio.run(_awaited(close))
+                if library == "trio":
+                    import trio
+
+                    trio.run(_awaited, close)
+                else:
+                    asyncio.run(_awaited(close))
             except BaseException as exc:  # re-raised in the fixture's thread
                 errors.append(exc)
 

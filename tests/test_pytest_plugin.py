@@ -102,6 +102,51 @@ def test_the_async_client_works_under_anyio(tmp_path: Path) -> None:
     assert "2 passed" in done.stdout
 
 
+def test_the_fixtures_work_under_anyio_on_trio(tmp_path: Path) -> None:
+    pytest.importorskip("trio")
+    done = run(
+        tmp_path,
+        """
+        import pytest
+        import sniffio
+
+        seen = {}
+
+        @pytest.fixture
+        def anyio_backend():
+            return "trio"
+
+        @pytest.fixture
+        def spy(pacspace_sandbox):
+            yield
+            seen["rows"] = pacspace_sandbox.ledger.store.all(
+                "SELECT customer_id, amount FROM deltas ORDER BY customer_id"
+            )
+
+        @pytest.mark.anyio
+        async def test_on_trio(spy, pacspace_client):
+            assert sniffio.current_async_library() == "trio"
+            status = await pacspace_client.balance.emit_and_wait("cust_a", -2, "usage")
+            assert status.status == "VERIFIED"
+            results = await pacspace_client.balance.emit_many(
+                [{"customerId": "cust_b", "delta": -1, "reason": "usage"}] * 3
+            )
+            assert all(r.record_id for r in results)
+            pacspace_client.balance.meter("1d", "api_calls").add("cust_c", 4)
+            pacspace_client.balance.queue_summary({"customerId": "cust_d", "delta": -5})
+
+        def test_teardown_closed_it_and_sent_the_rest():
+            got = [(r["customer_id"], str(r["amount"])) for r in seen["rows"]]
+            assert got == [
+                ("cust_a", "-2"), ("cust_b", "-1"), ("cust_b", "-1"), ("cust_b", "-1"),
+                ("cust_c", "4"), ("cust_d", "-5"),
+            ], got
+        """,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
 def test_teardown_sends_what_the_test_metered(tmp_path: Path) -> None:
     done = run(
         tmp_path,

@@ -21,11 +21,13 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+import anyio
 import anyio.to_thread
 import httpx
 import simplejson
 
 from .. import _json
+from .._aio import async_library
 from .._secrets import redact_in
 from ._base import ConnectionFailed, Reply, TimedOut, TooLarge
 
@@ -82,8 +84,10 @@ def _stand_in(exc: BaseException, headers: Mapping[str, str]) -> CallableFailure
 def _cancelled(exc: BaseException) -> bool:
     """Whether ``exc`` is this task being cancelled (not a callable raising
     ``CancelledError`` of its own accord)."""
-    if not isinstance(exc, asyncio.CancelledError):
+    if not isinstance(exc, anyio.get_cancelled_exc_class()):
         return False
+    if async_library() != "asyncio":
+        return True  # trio's Cancelled comes only from a cancel scope
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return cancelling is None or bool(cancelling())

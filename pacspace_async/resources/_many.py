@@ -17,8 +17,6 @@ requests still in flight are cancelled.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -31,6 +29,9 @@ from collections.abc import (
 )
 from typing import Any
 
+import anyio
+
+from .._aio import Detached, Home
 from .._errors import PacSpaceError, ValidationError
 from ..types import EmitResult
 from ._delta import ITEM_NAMES
@@ -142,15 +143,21 @@ async def collect(
                 raise _Stop(failure)
             results.append(outcome)
 
-    workers = _workers(emit, source, deliver, workers_count)
-    try:
-        await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        await _cancel(workers)
-    for task in workers:
-        failure = None if task.cancelled() else task.exception()
-        if failure is not None:
-            raise failure.outcome if isinstance(failure, _Stop) else failure
+    stopped: list[BaseException] = []
+    async with anyio.create_task_group() as workers:
+
+        async def worker() -> None:
+            try:
+                await _work(emit, source, deliver)
+            except Exception as exc:  # the first one stops every worker
+                if not stopped:
+                    stopped.append(exc.outcome if isinstance(exc, _Stop) else exc)
+                workers.cancel_scope.cancel()
+
+        for _ in range(workers_count):
+            workers.start_soon(worker)
+    if stopped:
+        raise stopped[0]
     source.raise_failure()
     return results
 
@@ -170,7 +177,14 @@ async def stream(
     flow = _Flow(items, window)
     workers_count = flow.workers_for(concurrency)
 
-    workers = _workers(emit, flow, flow.deliver, workers_count)
+    # Detached tasks, not a task group: a generator must not yield inside one (the
+    # consumer's code would run in the workers' cancel scope). They end in ``finally``.
+    home = Home.current()
+    assert home is not None, "emit_stream runs in a task"
+    workers = [
+        home.spawn(lambda: _work(emit, flow, flow.deliver), "pacspace-emit-stream")
+        for _ in range(workers_count)
+    ]
     try:
         while True:
             outcome = await flow.next_outcome()
@@ -184,26 +198,20 @@ async def stream(
         await _cancel(workers)
 
 
-def _workers(
-    emit: Emit, source: _Source, deliver: Callable[[int, Any], None], count: int
-) -> list[asyncio.Task[None]]:
-    """``count`` tasks, each pulling the next item from ``source``, emitting it and
-    handing its outcome to ``deliver`` (which may raise to stop that worker)."""
-
-    async def worker() -> None:
-        while (pulled := await source.pull()) is not None:
-            index, item = pulled
-            deliver(index, await _outcome(emit, index, item))
-
-    return [asyncio.ensure_future(worker()) for _ in range(count)]
+async def _work(emit: Emit, source: _Source, deliver: Callable[[int, Any], None]) -> None:
+    """One worker: pull the next item from ``source``, emit it, hand its outcome to
+    ``deliver`` (which may raise to stop the worker), until the items run out."""
+    while (pulled := await source.pull()) is not None:
+        index, item = pulled
+        deliver(index, await _outcome(emit, index, item))
 
 
-async def _cancel(tasks: Sequence[asyncio.Future[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(BaseException):
-            await task
+async def _cancel(workers: Sequence[Detached]) -> None:
+    for worker in workers:
+        worker.cancel()
+    with anyio.CancelScope(shield=True):  # a cancelled consumer still ends its workers
+        for worker in workers:
+            await worker.join()
 
 
 class _Stop(Exception):
@@ -228,7 +236,7 @@ class _Source:
         else:
             self._async, self._source = False, iter(items)
         self._size = len(items) if isinstance(items, Sized) else None
-        self._lock = asyncio.Lock() if self._async else None
+        self._lock = anyio.Lock() if self._async else None
         self._failure: BaseException | None = None
         self.pulled = 0
         self.exhausted = False
@@ -274,9 +282,9 @@ class _Flow(_Source):
 
     def __init__(self, items: Iterable[Any] | AsyncIterable[Any], window: int) -> None:
         super().__init__(items)
-        self._room = asyncio.Semaphore(window)
+        self._room = anyio.Semaphore(window)
         self._outcomes: dict[int, Any] = {}
-        self._ready = asyncio.Event()
+        self._ready = anyio.Event()
         self.yielded = 0
 
     async def pull(self) -> tuple[int, Any] | None:
@@ -301,8 +309,8 @@ class _Flow(_Source):
             if self.exhausted and self.yielded >= self.pulled:
                 self.raise_failure()
                 return _END
-            self._ready.clear()
-            await self._ready.wait()
+            self._ready = ready = anyio.Event()
+            await ready.wait()
         outcome = self._outcomes.pop(self.yielded)
         self.yielded += 1
         self._room.release()

@@ -1,4 +1,4 @@
-"""The scheduler: two tasks on the client's event loop.
+"""The scheduler: two tasks on the client's event loop (asyncio or trio), in one task group.
 
 The **ticker** journals the meters' new usage to the store every tick
 (``journalIntervalMs``, when there are meters; else once a minute) and seals windows that
@@ -14,14 +14,15 @@ never dies with the summaries still queued.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
 
-from .._aio import running_loop
+import anyio
+
+from .._aio import Detached, Home
 from .._errors import PacSpaceError
 
 __all__ = ["IDLE_TICK", "FlushScheduler"]
@@ -51,45 +52,43 @@ class FlushScheduler:
         self._flush = flush
         self._has_pending = has_pending
         self._interval = interval
-        self.home_loop: asyncio.AbstractEventLoop | None = None
+        self.home: Home | None = None
+        """The loop the client lives on, when built in one (set by the client)."""
         self._reset()
 
     def _reset(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._tick_wake: asyncio.Event | None = None
-        self._stopping: asyncio.Event | None = None
+        self._task: Detached | None = None
+        self._running: _Run | None = None
         self.next_flush: float | None = None
 
     def after_fork(self) -> None:
         """The parent's task and loop do not exist in a forked child."""
         self._reset()
-        self.home_loop = None
+        self.home = None
 
     @property
     def is_running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop | None:
-        return self._loop or self.home_loop
+    def loop(self) -> Home | None:
+        """The loop the scheduler runs (or will run) on."""
+        return self._task.home if self._task is not None else self.home
 
     def start(self) -> None:
         """Start on the client's loop (from that loop, or any other thread)."""
         if self.is_running:
             return
-        running = running_loop()
-        loop = running or self.home_loop
-        if loop is None:
+        running = Home.current()
+        home = running or self.home
+        if home is None:
             raise PacSpaceError(
                 "start_summary_scheduler() needs a running event loop: call it from async code.",
                 0,
                 "NO_EVENT_LOOP",
             )
-        if running is loop:
-            self._spawn(loop)
+        if running == home:
+            self._spawn(home)
             return
         # From another thread (the sync facade's callers): hand over, and return only once
         # the task exists, so a start is done when start() returns.
@@ -97,28 +96,21 @@ class FlushScheduler:
 
         def spawn() -> None:
             try:
-                self._spawn(loop)
+                self._spawn(home)
                 spawned.set_result(None)
             except BaseException as exc:
                 spawned.set_exception(exc)
 
-        loop.call_soon_threadsafe(spawn)
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            spawned.result(timeout=5)
+        if home.call_soon(spawn):
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                spawned.result(timeout=5)
 
-    def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _spawn(self, home: Home) -> None:
         if self.is_running:
             return
-        self._loop = loop
-        self._wake, self._tick_wake = asyncio.Event(), asyncio.Event()
-        # Cancellation alone is not enough: on Python < 3.12, wait_for() can swallow a
-        # cancel that lands as its event fires. Each pair of tasks also has a stop flag.
-        stopping = self._stopping = asyncio.Event()
+        run = self._running = _Run()
         self.next_flush = self._next_after(self._clock())
-        self._task = loop.create_task(self._run(stopping), name="pacspace-summaries")
-        self._ticker = loop.create_task(
-            self._tick_loop(stopping), name="pacspace-summaries-journal"
-        )
+        self._task = home.spawn(lambda: self._both(run), "pacspace-summaries")
 
     def _next_after(self, now: float) -> float | None:
         if self._cadence <= 0:
@@ -126,47 +118,39 @@ class FlushScheduler:
         return (math.floor(now / self._cadence) + 1) * self._cadence
 
     def stop(self) -> None:
-        tasks = (self._task, self._ticker)
-        stopping, self._stopping = self._stopping, None
-        self._task = self._ticker = None
+        task, self._task = self._task, None
+        run, self._running = self._running, None
         self.next_flush = None
-        if stopping is not None and tasks[0] is not None:
-            loop = tasks[0].get_loop()
-            if running_loop() is loop:
-                stopping.set()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(stopping.set)
-        for task in tasks:
-            if task is not None and not task.done():
-                loop = task.get_loop()
-                if running_loop() is loop:
-                    task.cancel()
-                elif not loop.is_closed():
-                    loop.call_soon_threadsafe(task.cancel)
+        if run is not None:
+            run.stopping = True  # seen between rounds even if the cancel lands late
+        if task is not None and not task.done():
+            task.cancel_from_anywhere()
 
     async def stop_and_wait(self) -> None:
         """Stop, and return once work already under way (a journal or a seal running in a
         worker thread) has finished: a close must not seal beside it."""
-        tasks = [t for t in (self._task, self._ticker) if t is not None]
+        task = self._task
         self.stop()
-        if tasks and all(t.get_loop() is running_loop() for t in tasks):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if task is not None and task.home.is_current():
+            await task.join()
 
     def poke(self) -> None:
         """Look again now: a new meter to journal, or the ``immediate`` profile's summaries."""
-        loop = self._loop
-        for wake in (self._wake, self._tick_wake):
-            if wake is None or loop is None:
-                continue
-            if running_loop() is loop:
-                wake.set()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(wake.set)
+        task, run = self._task, self._running
+        if task is None or run is None:
+            return
+        if task.home.is_current():
+            run.wake_both()
+        else:
+            task.home.call_soon(run.wake_both)
 
-    async def _run(self, stopping: asyncio.Event) -> None:
-        assert self._wake is not None
-        wake = self._wake
-        while not stopping.is_set():
+    async def _both(self, run: _Run) -> None:
+        async with anyio.create_task_group() as both:
+            both.start_soon(self._flush_loop, run)
+            both.start_soon(self._tick_loop, run)
+
+    async def _flush_loop(self, run: _Run) -> None:
+        while not run.stopping:
             now = self._clock()
             due = self.next_flush is not None and now >= self.next_flush
             if due or (self._immediate and self._has_pending()):
@@ -175,24 +159,38 @@ class FlushScheduler:
             wait = IDLE_TICK
             if self.next_flush is not None:
                 wait = min(wait, max(0.0, self.next_flush - self._clock()))
-            wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+            wake = run.flush_wake = anyio.Event()
+            with anyio.move_on_after(wait):
+                await wake.wait()
 
-    async def _tick_loop(self, stopping: asyncio.Event) -> None:
-        assert self._tick_wake is not None
-        wake = self._tick_wake
-        while not stopping.is_set():
+    async def _tick_loop(self, run: _Run) -> None:
+        while not run.stopping:
             await self._guarded(self._tick(self._clock()), "meter journaling")
-            wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._interval())
+            wake = run.tick_wake = anyio.Event()
+            with anyio.move_on_after(self._interval()):
+                await wake.wait()
 
     @staticmethod
     async def _guarded(work: Awaitable[object], what: str) -> None:
         try:
             await work
-        except asyncio.CancelledError:
+        except anyio.get_cancelled_exc_class():
             raise
         except Exception:  # keep the scheduler alive; the summaries stay in the store
             log.exception("scheduled %s failed; it is tried again", what)
+
+
+class _Run:
+    """One start of the scheduler: its stop flag and the events that wake its two loops."""
+
+    __slots__ = ("flush_wake", "stopping", "tick_wake")
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.flush_wake: anyio.Event | None = None
+        self.tick_wake: anyio.Event | None = None
+
+    def wake_both(self) -> None:
+        for wake in (self.flush_wake, self.tick_wake):
+            if wake is not None:
+                wake.set()

@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 
-from .._aio import running_loop
+from .._aio import Home
 from .._errors import OutboxError, PacSpaceError
 from ..types import CloseReport, DeadLetter, FlushResult, QueuedSummary, QueueState
 from ._close_report import close_report
@@ -105,12 +105,13 @@ class SummaryQueue:
         self._scheduler.after_fork()
 
     @property
-    def home_loop(self) -> asyncio.AbstractEventLoop | None:
-        return self._scheduler.home_loop
+    def home(self) -> Home | None:
+        """The loop the client lives on (its scheduler starts there)."""
+        return self._scheduler.home
 
-    @home_loop.setter
-    def home_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        self._scheduler.home_loop = loop
+    @home.setter
+    def home(self, home: Home | None) -> None:
+        self._scheduler.home = home
 
     # -- queueing (any thread, no await) -------------------------------------------
 
@@ -162,8 +163,8 @@ class SummaryQueue:
         )
 
     def _on_loop_thread(self) -> bool:
-        loop = self._scheduler.loop
-        return loop is not None and running_loop() is loop
+        home = self._scheduler.loop
+        return home is not None and home.is_current()
 
     # -- meters -------------------------------------------------------------------------
 

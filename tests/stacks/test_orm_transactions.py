@@ -1,7 +1,8 @@
 """Usage recorded in the app's own ORM transaction, in the servers users deploy, each
 request inserting an order and recording its usage in the same transaction, a third of
 them rolled back by the app: a SQLAlchemy ``AsyncSession`` on asyncpg under gunicorn with
-uvicorn workers, and Django's ``transaction.atomic()`` under gunicorn's sync workers, both
+uvicorn workers, a blocking SQLAlchemy ``Session`` on psycopg under gunicorn's gevent
+workers, and Django's ``transaction.atomic()`` under gunicorn's sync workers, all
 ``--preload``. After a SIGTERM, the ledger equals the orders the database committed,
 customer by customer and reason by reason."""
 
@@ -43,6 +44,11 @@ STACKS = {
         "uvicorn.workers.UvicornWorker",
         "tests.stacks.apps.asgi_orders:application",
         ("sqlalchemy", "asyncpg"),
+    ),
+    "sqlalchemy-psycopg-gevent": (
+        "gevent",
+        "tests.stacks.apps.wsgi_orders:application",
+        ("sqlalchemy", "psycopg", "gevent"),
     ),
     "django": ("sync", "tests.stacks.apps.django_orders:application", ("django",)),
 }
