@@ -1,7 +1,7 @@
 """Usage recorded in the app's own ORM transaction, in the servers users deploy, each
 request inserting an order and recording its usage in the same transaction, a third of
 them rolled back by the app: a SQLAlchemy ``AsyncSession`` on asyncpg under gunicorn with
-uvicorn workers, a blocking SQLAlchemy ``Session`` on psycopg under gunicorn's gevent
+uvicorn workers, a raw asyncpg transaction there too, a blocking SQLAlchemy ``Session`` on psycopg under gunicorn's gevent
 workers, and Django's ``transaction.atomic()`` under gunicorn's sync workers, all
 ``--preload``. After a SIGTERM, the ledger equals the orders the database committed,
 customer by customer and reason by reason."""
@@ -44,6 +44,11 @@ STACKS = {
         "uvicorn.workers.UvicornWorker",
         "tests.stacks.apps.asgi_orders:application",
         ("sqlalchemy", "asyncpg"),
+    ),
+    "asyncpg": (
+        "uvicorn.workers.UvicornWorker",
+        "tests.stacks.apps.asgi_orders_asyncpg:application",
+        ("asyncpg",),
     ),
     "sqlalchemy-psycopg-gevent": (
         "gevent",

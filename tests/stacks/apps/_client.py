@@ -6,22 +6,31 @@ import os
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pacspace_sync import PacSpace
+import pacspace_async
+import pacspace_sync
 
 
-def blocking_client(**submission: Any) -> PacSpace:
-    """A blocking client on the test's sandbox (and outbox, if it gives one)."""
+def _settings(submission: dict[str, Any]) -> dict[str, Any]:
     outbox = os.environ.get("PACSPACE_TEST_OUTBOX")
-    return PacSpace(
-        os.environ["PACSPACE_API_KEY"],
-        base_url=os.environ["PACSPACE_API_BASE_URL"],
-        submission={
+    return {
+        "base_url": os.environ["PACSPACE_API_BASE_URL"],
+        "submission": {
             **({"outbox": outbox} if outbox else {}),
             "journalIntervalMs": 50,
             "maxRequestsPerMinute": 60_000,
             **submission,
         },
-    )
+    }
+
+
+def blocking_client(**submission: Any) -> pacspace_sync.PacSpace:
+    """A blocking client on the test's sandbox (and outbox, if it gives one)."""
+    return pacspace_sync.PacSpace(os.environ["PACSPACE_API_KEY"], **_settings(submission))
+
+
+def async_client(**submission: Any) -> pacspace_async.PacSpace:
+    """The async client on the same settings."""
+    return pacspace_async.PacSpace(os.environ["PACSPACE_API_KEY"], **_settings(submission))
 
 
 def django_database(url: str) -> dict[str, str]:

@@ -6,21 +6,16 @@ receives as anyio delivers signals, closing the client before it exits."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
 import anyio
 
-from pacspace_async import PacSpace
+from ._client import async_client
 
 
 async def main(outbox: str) -> None:
-    pac = PacSpace(
-        os.environ["PACSPACE_API_KEY"],
-        base_url=os.environ["PACSPACE_API_BASE_URL"],
-        submission={"outbox": outbox, "journalIntervalMs": 50, "maxRequestsPerMinute": 60_000},
-    )
+    pac = async_client(outbox=outbox)
     meter = pac.balance.meter(window="1s")  # windows end within the test
 
     async def job(n: int) -> None:

@@ -5,21 +5,10 @@ the outbox) what the worker counted."""
 
 from __future__ import annotations
 
-import os
-
-from pacspace_async import PacSpace
-
 from ._asgi import asgi_app
+from ._client import async_client
 
-pac = PacSpace(
-    os.environ["PACSPACE_API_KEY"],
-    base_url=os.environ["PACSPACE_API_BASE_URL"],
-    submission={
-        "outbox": os.environ["PACSPACE_TEST_OUTBOX"],
-        "journalIntervalMs": 50,
-        "maxRequestsPerMinute": 60_000,
-    },
-)
+pac = async_client()
 meter = pac.balance.meter()
 meter.add("warm-up", -1)  # the master's own usage: kept in the outbox, never twice
 

@@ -11,17 +11,12 @@ import os
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from pacspace_async import PacSpace
-
 from ._asgi import asgi_app
+from ._client import async_client
 
 outbox = os.environ["PACSPACE_TEST_OUTBOX"]
 engine = create_async_engine(outbox.replace("postgresql://", "postgresql+asyncpg://", 1))
-pac = PacSpace(
-    os.environ["PACSPACE_API_KEY"],
-    base_url=os.environ["PACSPACE_API_BASE_URL"],
-    submission={"outbox": outbox, "journalIntervalMs": 50, "maxRequestsPerMinute": 60_000},
-)
+pac = async_client()
 meter = pac.balance.meter(window="1s")  # windows end within the test
 
 
