@@ -250,11 +250,19 @@ def _check_depth(value: Any, field: str) -> None:
 
 
 def adjusts(value: Any, field: str) -> dict[str, Any]:
-    """What a correction adjusts: ``{"referenceId": ...}``, or that referenceId alone."""
+    """What a correction adjusts: ``{"referenceId": ...}`` (pacspace-sdk's README) or
+    ``{"recordId": ...}`` (its tests), exactly one of them; a bare string is a referenceId."""
     if isinstance(value, str):
         value = {"referenceId": value}
     adjusted = json_object(value, field)
-    identifier(adjusted.get("referenceId"), f"{field}.referenceId")
+    named = [key for key in ("referenceId", "recordId") if key in adjusted]
+    if len(named) != 1:
+        raise ValidationError(
+            f"{field} must name exactly one of referenceId or recordId"
+            + (", not both" if named else ""),
+            field=field,
+        )
+    identifier(adjusted[named[0]], f"{field}.{named[0]}")
     return adjusted
 
 

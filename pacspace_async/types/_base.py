@@ -4,14 +4,30 @@ Answers are pydantic models (``result.record_id``), and they also read like the 
 official client returns (``result["recordId"]``, ``result.get("deltaCount")``, ``"status"
 in result``, ``dict(result)``), so code written for it keeps working. Fields the server
 adds that we do not know yet are kept and readable by their wire name.
+
+An answer never fails a call for one field. A field the service left out reads ``None``
+(and is not ``in`` the answer, nor in ``to_dict()``); a field of an unexpected type is
+kept as sent. Either is said on one DEBUG line naming the model and the fields. Only an
+answer that is not an object at all is an ``INVALID_RESPONSE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainValidator,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
@@ -21,6 +37,11 @@ from .._errors import PacSpaceError
 from ._raw import RawResponse
 
 __all__ = ["APIModel", "CheckpointStatus", "DeliveryStatus", "DeltaStatus", "Status"]
+
+log = logging.getLogger("pacspace")
+
+FROM_SERVICE: dict[str, Any] = {"from": "service"}
+"""The validation context of what the service sent: answers, webhook events."""
 
 
 def _upper(value: Any) -> Any:
@@ -63,6 +84,8 @@ class APIModel(BaseModel):
     )
 
     _wire_names: ClassVar[dict[str, str]] = {}
+    _tolerant: ClassVar[dict[frozenset[str], type[APIModel]]] = {}
+    _strict_of: ClassVar[type[APIModel] | None] = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -72,13 +95,67 @@ class APIModel(BaseModel):
             names[info.alias or name] = name
             names.setdefault(name, name)
         cls._wire_names = names
+        cls._tolerant = {}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fit_what_came(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        """Build an answer from what came (read with :data:`FROM_SERVICE`): fields that do
+        not fit (left out, or of an unexpected type) are read as sent, or ``None`` when
+        absent. Models the SDK builds itself stay strict."""
+        try:
+            return handler(data)
+        except PydanticValidationError as exc:
+            tolerant = info.context is FROM_SERVICE
+            if not tolerant or cls._strict_of is not None or not isinstance(data, Mapping):
+                raise
+            names = {
+                cls._wire_names.get(str(error["loc"][0]), str(error["loc"][0]))
+                for error in exc.errors()
+                if error["loc"]
+            }
+            if not names <= cls.model_fields.keys():
+                raise
+            absent = sorted(
+                info.alias or name
+                for name, info in cls.model_fields.items()
+                if name in names and (info.alias or name) not in data and name not in data
+            )
+            odd = sorted((cls.model_fields[name].alias or name) for name in names)
+            odd = [name for name in odd if name not in absent]
+            log.debug(
+                "pacspace: %s answer: %s%s%s",
+                cls.__name__,
+                f"left out {', '.join(absent)} (read as None)" if absent else "",
+                "; " if absent and odd else "",
+                f"{', '.join(odd)} of an unexpected type (kept as sent)" if odd else "",
+            )
+            made = cls._tolerant_for(frozenset(names))
+            return made.model_validate(data, context=FROM_SERVICE)  # type: ignore[return-value]
+
+    @classmethod
+    def _tolerant_for(cls, names: frozenset[str]) -> type[APIModel]:
+        """This model with ``names`` taking anything, ``None`` when absent (made once per
+        set of names; a subclass, so ``isinstance`` and properties hold)."""
+        made = cls._tolerant.get(names)
+        if made is None:
+            fields: Any = {
+                name: (Any, Field(default=None, alias=cls.model_fields[name].alias))
+                for name in names
+            }
+            made = create_model(cls.__name__, __base__=cls, __module__=cls.__module__, **fields)
+            made._strict_of = cls
+            cls._tolerant[names] = made
+        return made
 
     @classmethod
     def from_answer(cls, data: Any, raw: RawResponse | None = None) -> Self:
         """The model of a server answer (``raw``: the HTTP answer it came in, shown as
         :attr:`raw_response`); an answer of the wrong shape is a PacSpaceError."""
         try:
-            model = cls.model_validate(data)
+            model = cls.model_validate(data, context=FROM_SERVICE)
         except PydanticValidationError as exc:
             preview = repr(data)[:120]
             raise PacSpaceError(

@@ -135,8 +135,9 @@ EVENTS: dict[str, type[WebhookEvent]] = {
 
 
 def parse_event(envelope: dict[str, Any]) -> WebhookEvent:
-    """The typed event for ``envelope`` (a generic one for unknown event names)."""
+    """The typed event for ``envelope`` (a generic one for unknown event names), built from
+    what came as answers are (a field left out reads ``None``)."""
     model = EVENTS.get(str(envelope.get("event")), WebhookEvent)
     if model is not WebhookEvent and not isinstance(envelope.get("data"), dict):
         model = WebhookEvent
-    return model.model_validate(envelope)
+    return model.from_answer(envelope)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .._errors import ValidationError, WebhookVerificationError
+from .._errors import PacSpaceError, ValidationError, WebhookVerificationError
 from ._events import WebhookEvent, parse_event
 from ._replay import ReplayStore
 
@@ -194,7 +194,7 @@ class Webhooks:
             raise _fail("not_an_event", "The webhook body is not a JSON object with an event name.")
         try:
             event = parse_event(parsed)
-        except (ValueError, TypeError, RecursionError):
+        except (PacSpaceError, ValueError, TypeError, RecursionError):
             raise _fail(
                 "not_an_event", "The webhook body is not a PacSpace event envelope."
             ) from None
