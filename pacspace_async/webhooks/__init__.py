@@ -1,6 +1,6 @@
 """Webhooks: verification, typed events, replay protection, and an ASGI receiver."""
 
-from ._asgi import webhook_endpoint
+from ._asgi import WebhookEndpoint, webhook_endpoint
 from ._events import (
     CheckpointVerifiedEvent,
     DeltaFailedEvent,
@@ -21,6 +21,7 @@ __all__ = [
     "RecordCommittedEvent",
     "RecordFailedEvent",
     "ReplayStore",
+    "WebhookEndpoint",
     "WebhookEvent",
     "Webhooks",
     "parse_event",
