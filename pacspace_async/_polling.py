@@ -12,6 +12,21 @@ policy is a plain object a test can drive with numbers.
   early and often, each check :data:`SCOUT_PRECISION` of its age after the last) while the
   rest hold at :data:`HOLD` times the default; the scheduler brings them forward as soon
   as the scouts have learnt.
+* **Without timestamps.** A status answer that carries ``createdAt``/``verifiedAt`` tells
+  the verification time exactly. One that does not tells only that the record verified
+  before the check that saw it (at the first check: some time before; later: between the
+  last pending check and this one). Learning such a check's age as the verification time
+  would push every next schedule later, burst after burst. So then only scouts teach:
+  checked early and in small steps, they see every verification time within
+  :data:`SCOUT_PRECISION`, fast ones included. While learnt, about one new record in
+  :data:`WARM_SCOUT_EVERY` scouts too, starting below the fastest times seen
+  (:data:`WARM_SCOUT_START`, each at its own phase of the steps so that together they
+  see finely). Every other record's first check is current-status data: whether the
+  record had verified by then is an unbiased look at the distribution at that age. When
+  :data:`STATUS_BATCH` first checks planned on the current estimate have answered, the
+  share found verified (``p``) rescales it by the scouts' ``FIRST_QUANTILE``-quantile over
+  their ``p``-quantile: always toward the aim, by at most :data:`STATUS_MOVE`. Checks
+  planned before a rescale do not count again, so a burst moves it once.
 * **Fed.** While webhook deliveries flow (one within :data:`FEED_WINDOW` seconds), a first
   check only looks for a lost delivery (:meth:`PollPolicy.fallback`).
 """
@@ -33,6 +48,10 @@ __all__ = [
     "SCOUTS",
     "SCOUT_FIRST",
     "SCOUT_PRECISION",
+    "STATUS_BATCH",
+    "STATUS_MOVE",
+    "WARM_SCOUT_EVERY",
+    "WARM_SCOUT_START",
     "FirstCheck",
     "PollPolicy",
     "CheckSchedule",
@@ -85,6 +104,16 @@ HOLD = 3.0
 (brought forward as soon as an estimate exists)."""
 LONGEST_FIRST = 4
 """A first check never waits more than this many poll intervals."""
+WARM_SCOUT_EVERY = 64
+"""Against a service without timestamps, once learnt, about one new record in this many
+scouts (at most :data:`SCOUTS` at once): about 0.1 extra status requests per delta."""
+STATUS_BATCH = 256
+"""Without timestamps: first checks planned on one estimate that rescale it."""
+STATUS_MOVE = 1.25
+"""One rescale moves the estimate by at most this factor either way."""
+WARM_SCOUT_START = 0.7
+"""A warm scout's first check, as a fraction of the 5th percentile learnt: below the
+fastest times seen, so that a service getting faster is seen too."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,9 @@ class FirstCheck:
     delay: float
     step: float
     scout: bool = False
+    generation: int = -1
+    """The estimate it was planned on (``-1``: not planned on one; see
+    :meth:`PollPolicy.first_check_found`)."""
 
 
 class PollPolicy:
@@ -128,6 +160,13 @@ class PollPolicy:
         self._sorted: list[float] = []
         """The same seconds, sorted: quantiles are an index away."""
         self._estimated: float | None = None
+        self.timestamps: bool | None = None
+        """Whether the service's status answers carry timestamps (``None``: not seen)."""
+        self._scale = 1.0
+        """Without timestamps: the first checks' calibration of the scouts' estimate."""
+        self._generation = 0
+        self._batch = [0, 0]
+        """First checks planned on this generation of the scale: answered, verified."""
 
     @property
     def learnt(self) -> bool:
@@ -137,8 +176,9 @@ class PollPolicy:
         """(first check delay, first step) from what has been learnt."""
         if not self.learnt:
             return self.first_check, max(MIN_STEP, self.first_check * DEFAULT_STEP)
-        first = self._quantile(self.schedule.first_quantile)
-        second = self._quantile(self.schedule.second_quantile)
+        scale = self._scale if self.timestamps is False else 1.0
+        first = scale * self._quantile(self.schedule.first_quantile)
+        second = scale * self._quantile(self.schedule.second_quantile)
         return first, max(MIN_STEP, second - first, first * MIN_STEP_SHARE)
 
     def fallback(self) -> float:
@@ -151,9 +191,18 @@ class PollPolicy:
         step = min(step, poll_interval)
         if feeding:
             return FirstCheck(self.fallback(), step)
-        if self.learnt:
-            return FirstCheck(min(first, poll_interval * LONGEST_FIRST), step)
         plan = self.schedule
+        if self.learnt:
+            if (
+                self.timestamps is False
+                and scouting < plan.scouts
+                and self._rng() * WARM_SCOUT_EVERY < 1
+            ):
+                phase = (1 + plan.scout_precision) ** self._rng()
+                start = WARM_SCOUT_START * self._scale * self._quantile(0.05) * phase
+                return FirstCheck(min(max(MIN_STEP, start), poll_interval), poll_interval, True)
+            delay = min(first, poll_interval * LONGEST_FIRST)
+            return FirstCheck(delay, step, generation=self._generation)
         if scouting < plan.scouts:
             # Scouts started together check out of step (each a fraction of a step after
             # the last), so that as a group they look every few percent of the age.
@@ -180,7 +229,7 @@ class PollPolicy:
     ) -> tuple[float, float]:
         """After a check that found the record pending: (seconds to the next, next step)."""
         step = min(step, poll_interval)
-        if scout and not self.learnt:
+        if scout:
             return min(max(MIN_STEP, self.schedule.scout_precision * age), step), step
         jittered = step * (1 - JITTER + 2 * JITTER * self._rng())
         return max(MIN_STEP, jittered), min(step * GROWTH, poll_interval)
@@ -211,6 +260,32 @@ class PollPolicy:
             return False
         self._estimated = first
         return True
+
+    def first_check_found(self, generation: int, verified: bool) -> bool:
+        """A record's first check, planned on estimate ``generation``, found it settled or
+        not: without timestamps, a batch of them rescales the estimate (see the module's
+        notes). Returns whether it moved."""
+        if self.timestamps is not False or generation != self._generation or not self.learnt:
+            return False
+        batch = self._batch
+        batch[0] += 1
+        batch[1] += verified
+        if batch[0] < STATUS_BATCH:
+            return False
+        samples = len(self._sorted)
+        share = min(max(batch[1] / batch[0], 0.5 / samples), 1 - 0.5 / samples)
+        at, aim = self._quantile(share), self._quantile(self.schedule.first_quantile)
+        if at > 0:
+            self._scale *= min(max(aim / at, 1 / STATUS_MOVE), STATUS_MOVE)
+        self._generation += 1
+        self._batch = [0, 0]
+        return True
+
+    def teaches(self, *, timestamped: bool, scout: bool) -> bool:
+        """Whether a check that found a record settled is a lesson: always with the
+        service's timestamps; without them only from a scout (see the module's notes)."""
+        self.timestamps = timestamped
+        return timestamped or scout
 
     @staticmethod
     def observed(

@@ -65,6 +65,8 @@ class _Watch:
     last_pending: float | None = None
     in_flight: bool = False
     scout: bool = False
+    generation: int = -1
+    """The estimate its first check was planned on (``-1``: a scout's, a held or fed one)."""
 
 
 class Waiter:
@@ -138,6 +140,7 @@ class Waiter:
                 poll_interval=poll_interval, feeding=self.feeding(now), scouting=self._scouting
             )
             watch.step = plan.step
+            watch.generation = plan.generation
             if plan.scout:
                 watch.scout = True
                 self._scouting += 1
@@ -339,14 +342,17 @@ class Waiter:
             if self._wake is not None:
                 self._wake.set()  # a slot is free
         try:
+            if watch.generation >= 0 and watch.checks == 1:
+                self.policy.first_check_found(watch.generation, status.is_terminal)
             if status.is_terminal:
                 self._remember(watch.record_id, status)
+                scout = watch.scout
                 self._settle(watch, status)
-                self._learn(
-                    self.policy.observed(
-                        watch.started, sent, watch.last_pending, _server_latency(status)
+                server = _server_latency(status)
+                if self.policy.teaches(timestamped=server is not None, scout=scout):
+                    self._learn(
+                        self.policy.observed(watch.started, sent, watch.last_pending, server)
                     )
-                )
             else:
                 watch.last_pending = sent
                 self._reschedule(watch, self._clock())

@@ -12,6 +12,9 @@ from pacspace_async._polling import (
     MIN_STEP,
     SCOUT_FIRST,
     SCOUTS,
+    STATUS_BATCH,
+    STATUS_MOVE,
+    WARM_SCOUT_EVERY,
     PollPolicy,
 )
 
@@ -119,3 +122,52 @@ def test_held_records_come_forward_no_earlier_than_the_scouts_age() -> None:
     assert policy.brought_forward(2.0) == pytest.approx(1.03)  # their p75
     assert policy.brought_forward(2.0, scouts_age=1.3) == 1.3
     assert policy.brought_forward(0.2, scouts_age=1.3) == pytest.approx(0.8)  # 4 intervals
+
+
+def test_without_timestamps_only_scouts_teach() -> None:
+    policy = learnt([1.0 + i / 100 for i in range(40)])
+    assert policy.teaches(timestamped=True, scout=False)
+    assert not policy.teaches(timestamped=False, scout=False)  # a censored look
+    assert policy.teaches(timestamped=False, scout=True)
+
+
+def test_first_checks_rescale_the_estimate_toward_the_aim_once_per_batch() -> None:
+    policy = learnt([1.0 + i / 100 for i in range(40)])  # 1.00-1.39, q75 about 1.29
+    policy.teaches(timestamped=False, scout=True)
+    first, _ = policy.estimate()
+    plan = policy.plan(poll_interval=2, feeding=False, scouting=SCOUTS)  # no warm scout
+    assert plan.generation == 0 and plan.delay == pytest.approx(first)
+    for _ in range(STATUS_BATCH - 1):
+        assert not policy.first_check_found(plan.generation, True)
+    assert policy.first_check_found(plan.generation, True)  # all found verified: too late
+    earlier, _ = policy.estimate()
+    assert first / STATUS_MOVE <= earlier < first
+    # What was planned on the old estimate does not count again (a burst moves it once).
+    for _ in range(2 * STATUS_BATCH):
+        assert not policy.first_check_found(plan.generation, False)
+    assert policy.estimate()[0] == earlier
+    later = policy.plan(poll_interval=2, feeding=False, scouting=SCOUTS)
+    for _ in range(STATUS_BATCH):
+        policy.first_check_found(later.generation, False)  # none verified: too early
+    assert policy.estimate()[0] > earlier
+
+
+def test_with_timestamps_first_checks_change_nothing() -> None:
+    policy = learnt([1.0 + i / 100 for i in range(40)])
+    policy.teaches(timestamped=True, scout=False)
+    first = policy.estimate()
+    for _ in range(2 * STATUS_BATCH):
+        assert not policy.first_check_found(0, True)
+    assert policy.estimate() == first
+
+
+def test_without_timestamps_some_new_records_scout_below_the_fastest() -> None:
+    draws = iter([0.0, 0.99, 0.99, 0.99])  # the first draw scouts, the rest do not
+    policy = PollPolicy(1.0, rng=lambda: next(draws, 0.99))
+    for i in range(40):
+        policy.learn(1.0 + i / 100, 0.0)
+    policy.teaches(timestamped=False, scout=True)
+    scout = policy.plan(poll_interval=2, feeding=False, scouting=0)
+    assert scout.scout and scout.generation == -1 and scout.delay < 1.0
+    assert not policy.plan(poll_interval=2, feeding=False, scouting=0).scout
+    assert WARM_SCOUT_EVERY >= 32  # a few per burst: about 0.1 polls per delta
