@@ -92,11 +92,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_process(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+def serve_process(
+    argv: list[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a loopback server process and wait until it accepts connections."""
     import socket
 
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:

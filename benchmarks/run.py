@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import os
 
-from . import emits, facade, inflight, inspector, instructions, sandbox, schedules, summaries, waits
+from . import (
+    emits,
+    facade,
+    fleet_waits,
+    inflight,
+    inspector,
+    instructions,
+    sandbox,
+    schedules,
+    summaries,
+    waits,
+)
 from ._common import CannedServer, machine
 from ._table import Row, print_table, save
 
@@ -27,6 +38,7 @@ def main() -> None:
         rows.extend(inflight.rows(server))
         rows.extend(facade.rows())
         rows.extend(waits.rows())
+        rows.extend(fleet_waits.rows())
         rows.extend(sandbox.rows())
         rows.extend(inspector.rows())
         rows.extend(summaries.rows())

@@ -158,7 +158,7 @@ async def _our_waits(
         return cold, [await burst() for _ in range(warm)]
 
 
-def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
+def _official_waits(url: str, count: int, key: str = KEY) -> tuple[float, list[float]]:
     import threading
 
     import pacspace_sdk
@@ -176,7 +176,7 @@ def _official_waits(url: str, count: int) -> tuple[float, list[float]]:
                 status_requests += 1
         return default_transport(method, target, headers, body, timeout)
 
-    client = pacspace_sdk.PacSpace(KEY, base_url=url, transport=counting)
+    client = pacspace_sdk.PacSpace(key, base_url=url, transport=counting)
     lags: list[float] = []
 
     def one(i: int) -> None:

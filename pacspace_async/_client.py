@@ -25,6 +25,7 @@ from ._config import (
     HttpBackend,
     seed_arguments,
 )
+from ._delivery_channel import DeliveryChannel
 from ._errors import ValidationError
 from ._secrets import redact
 from ._telemetry import watch
@@ -32,7 +33,7 @@ from ._time import Timeout, client_timeout
 from ._transport import Transport, segment
 from ._waiter import Waiter
 from .resources import Balance, Customers, submit_batch
-from .summaries import SubmissionOptions, Submit, SummaryQueue, owner_of
+from .summaries import SubmissionOptions, Submit, SummaryQueue, is_postgres, owner_of
 from .types import CloseReport, RecordStatus, Verification
 from .webhooks import WebhookEvent, Webhooks
 
@@ -118,12 +119,22 @@ class PacSpace:
             fresh = Transport(self._config, http_backend=http_backend, transport=transport)
             return (lambda deltas, key: submit_batch(fresh, deltas, key)), fresh.aclose
 
+        options = SubmissionOptions(submission)
+        owner = owner_of(self._config.api_key, self._config.base_url)
         self._summaries = SummaryQueue(
-            SubmissionOptions(submission),
+            options,
             lambda deltas, key: submit_batch(self._transport, deltas, key),
-            owner=owner_of(self._config.api_key, self._config.base_url),
+            owner=owner,
             exit_submit=exit_submit,
         )
+        # On a PostgreSQL outbox, verified deliveries are shared with the fleet's clients.
+        self._deliveries = (
+            DeliveryChannel(options.outbox, owner, self._on_fleet_news)
+            if options.outbox is not None and is_postgres(options.outbox)
+            else None
+        )
+        if self._deliveries is not None:
+            self._waiter.on_wait = self._deliveries.start
         # The loop this client lives on, when built inside one: the summary scheduler
         # starts there even when asked from another thread (the sync facade's callers).
         self._summaries.home = Home.current()
@@ -218,6 +229,8 @@ class PacSpace:
             return CloseReport()  # a with_options view: the client it came from owns all
         if reason is not None:
             self._transport.close_reason = check.text(reason, "reason")
+        if self._deliveries is not None:
+            self._deliveries.close()
         try:
             return await self._summaries.aclose()
         finally:
@@ -275,3 +288,9 @@ class PacSpace:
             if isinstance(data.get(key), str):  # anything else is not what the wait reports
                 fields[key] = data.get(key)
         self._waiter.resolve(record_id, RecordStatus.model_validate(fields))
+        if self._deliveries is not None:
+            self._deliveries.publish(fields)
+
+    def _on_fleet_news(self, fields: dict[str, Any]) -> None:
+        """Another client on the outbox verified a delivery (on the channel's thread)."""
+        self._waiter.resolve(fields["recordId"], RecordStatus.model_validate(fields))

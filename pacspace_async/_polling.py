@@ -38,6 +38,10 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+from ._time import parse_iso
+from .types import RecordStatus
 
 __all__ = [
     "DEFAULT_FIRST_CHECK",
@@ -55,6 +59,7 @@ __all__ = [
     "FirstCheck",
     "PollPolicy",
     "CheckSchedule",
+    "server_seconds",
 ]
 
 DEFAULT_FIRST_CHECK = 1.0
@@ -299,3 +304,26 @@ class PollPolicy:
         if last_pending is not None:
             return (last_pending + sent) / 2 - started
         return sent - started
+
+
+def server_seconds(status: RecordStatus) -> float | None:
+    """The verification time a status answer states (``createdAt`` to ``verifiedAt`` or
+    ``failedAt``), or ``None`` when it states none."""
+    end = status.verified_at or status.failed_at
+    if not status.created_at or not end:
+        return None
+    start_at, end_at = _instant(status.created_at), _instant(end)
+    if start_at is None or end_at is None:
+        return None
+    seconds = (end_at - start_at).total_seconds()
+    return seconds if seconds >= 0 else None
+
+
+def _instant(text: object) -> datetime | None:
+    """A server timestamp, as UTC when it names no zone (so two of them always subtract)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        return None

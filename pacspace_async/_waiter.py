@@ -28,7 +28,6 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import anyio
 from anyio.abc import TaskGroup
@@ -37,9 +36,9 @@ from ._aio import Detached, Home
 from ._concurrency import InFlightLimit
 from ._errors import APIConnectionError, NotFoundError, PacSpaceError
 from ._errors import TimeoutError as WaitTimeoutError
-from ._polling import DEFAULT_FIRST_CHECK, FEED_WINDOW, PollPolicy
+from ._outcome import DeadlinePassed, Outcome, check_failed
+from ._polling import DEFAULT_FIRST_CHECK, FEED_WINDOW, PollPolicy, server_seconds
 from ._retry import is_retryable
-from ._time import parse_iso
 from .types import RecordStatus
 
 __all__ = ["Waiter"]
@@ -58,7 +57,7 @@ class _Watch:
     record_id: str
     started: float
     poll_interval: float
-    futures: list[_Outcome] = field(default_factory=list)
+    futures: list[Outcome] = field(default_factory=list)
     due: float = 0.0
     step: float = 0.0
     checks: int = 0
@@ -91,7 +90,7 @@ class Waiter:
         self._watches: dict[str, _Watch] = {}
         # Due times: (when, order, watch, None) is a status check, (when, order, watch,
         # outcome) that wait's deadline.
-        self._heap: list[tuple[float, int, _Watch, _Outcome | None]] = []
+        self._heap: list[tuple[float, int, _Watch, Outcome | None]] = []
         self._order = itertools.count()
         self._recent: OrderedDict[str, RecordStatus] = OrderedDict()
         self._watcher: Detached | None = None
@@ -104,6 +103,8 @@ class Waiter:
         """When the first scout of a cold start started (until the estimate exists)."""
         self.status_requests = 0
         """Status requests sent so far (for benchmarks and tests)."""
+        self.on_wait: Callable[[], object] | None = None
+        """Called as a wait starts (the client's fleet delivery channel starts listening)."""
 
     # -- public -------------------------------------------------------------------
 
@@ -132,6 +133,8 @@ class Waiter:
         known = self._recent.get(record_id)
         if known is not None:
             return known
+        if self.on_wait is not None:
+            self.on_wait()
         watch = self._watches.get(record_id)
         now = self._clock()
         if watch is None:
@@ -150,13 +153,13 @@ class Waiter:
             self._push(watch, max(now, watch.started + plan.delay))
         else:
             watch.poll_interval = min(watch.poll_interval, poll_interval)
-        future = _Outcome()
+        future = Outcome()
         watch.futures.append(future)
         self._push(watch, now + timeout, future)
         self._ensure_running()
         try:
             return await future.get()
-        except _DeadlinePassed:
+        except DeadlinePassed:
             raise WaitTimeoutError(
                 f"Record {record_id} did not reach a terminal status within {timeout * 1000:.0f}ms",
                 0,
@@ -227,7 +230,7 @@ class Waiter:
             assert self._wake is not None
             self._wake.set()
 
-    def _push(self, watch: _Watch, due: float, future: _Outcome | None = None) -> None:
+    def _push(self, watch: _Watch, due: float, future: Outcome | None = None) -> None:
         """CheckSchedule ``watch``'s next check at ``due`` (replacing the one scheduled), or,
         with ``future``, that wait's deadline."""
         if future is None:
@@ -243,7 +246,7 @@ class Waiter:
         except Exception as exc:  # a bug: fail the waits now, not at their timeouts
             log.exception("pacspace: the status-check scheduler failed")
             self._watcher = None
-            self._fail_all(_internal_error(exc))
+            self._fail_all(check_failed("the status-check scheduler", exc))
 
     async def _watch(self, checks: TaskGroup) -> None:
         assert self._wake is not None
@@ -254,7 +257,7 @@ class Waiter:
             while self._heap and self._heap[0][0] <= now:
                 due, _, watch, deadline = heapq.heappop(self._heap)
                 if deadline is not None:
-                    deadline.set_exception(_DeadlinePassed())
+                    deadline.set_exception(DeadlinePassed())
                 elif self._current(watch, due):
                     ready.append((due, watch))
             # Due checks go out in due order, at most the limit at a time; the rest
@@ -333,7 +336,7 @@ class Waiter:
             self._reschedule(watch, self._clock())
             return
         except Exception as exc:  # a bug or an unexpected answer: fail the waits, loudly
-            self._fail(watch, _internal(watch, exc))
+            self._fail(watch, check_failed(f"checking record {watch.record_id}", exc))
             return
         finally:
             watch.in_flight = False
@@ -348,7 +351,7 @@ class Waiter:
                 self._remember(watch.record_id, status)
                 scout = watch.scout
                 self._settle(watch, status)
-                server = _server_latency(status)
+                server = server_seconds(status)
                 if self.policy.teaches(timestamped=server is not None, scout=scout):
                     self._learn(
                         self.policy.observed(watch.started, sent, watch.last_pending, server)
@@ -357,7 +360,7 @@ class Waiter:
                 watch.last_pending = sent
                 self._reschedule(watch, self._clock())
         except Exception as exc:  # never strand a wait: it fails now, not at its timeout
-            self._fail(watch, _internal(watch, exc))
+            self._fail(watch, check_failed(f"checking record {watch.record_id}", exc))
 
     def _reschedule(self, watch: _Watch, now: float) -> None:
         if self._watches.get(watch.record_id) is not watch:
@@ -409,7 +412,7 @@ class Waiter:
         for future in watch.futures:
             future.set_exception(exc)
 
-    def _forget(self, watch: _Watch, future: _Outcome) -> None:
+    def _forget(self, watch: _Watch, future: Outcome) -> None:
         with contextlib.suppress(ValueError):
             watch.futures.remove(future)
         if not watch.futures and self._watches.get(watch.record_id) is watch:
@@ -420,79 +423,3 @@ class Waiter:
         self._recent.move_to_end(record_id)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
-
-
-class _Outcome:
-    """One wait's result, set once by the watcher (a status, or an exception to raise)."""
-
-    __slots__ = ("_error", "_event", "_status")
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-        self._status: RecordStatus | None = None
-        self._error: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._event.is_set()
-
-    def set_result(self, status: RecordStatus) -> None:
-        if not self._event.is_set():
-            self._status = status
-            self._event.set()
-
-    def set_exception(self, exc: BaseException) -> None:
-        if not self._event.is_set():
-            self._error = exc
-            self._event.set()
-
-    async def get(self) -> RecordStatus:
-        await self._event.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._status is not None
-        return self._status
-
-
-class _DeadlinePassed(Exception):
-    """A wait's deadline, set on its future by the watcher (raised as TimeoutError)."""
-
-
-def _server_latency(status: RecordStatus) -> float | None:
-    end = status.verified_at or status.failed_at
-    if not status.created_at or not end:
-        return None
-    start_at, end_at = _instant(status.created_at), _instant(end)
-    if start_at is None or end_at is None:
-        return None
-    seconds = (end_at - start_at).total_seconds()
-    return seconds if seconds >= 0 else None
-
-
-def _instant(text: object) -> datetime | None:
-    """A server timestamp, as UTC when it names no zone (so two of them always subtract)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_iso(text)
-    except ValueError:
-        return None
-
-
-def _internal_error(exc: Exception) -> PacSpaceError:
-    error = PacSpaceError(
-        f"the status-check scheduler failed ({type(exc).__name__}: {exc})",
-        0,
-        "STATUS_CHECK_FAILED",
-    )
-    error.__cause__ = exc
-    return error
-
-
-def _internal(watch: _Watch, exc: Exception) -> PacSpaceError:
-    error = PacSpaceError(
-        f"checking record {watch.record_id} failed ({type(exc).__name__}: {exc})",
-        0,
-        "STATUS_CHECK_FAILED",
-    )
-    error.__cause__ = exc
-    return error

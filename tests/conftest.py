@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import pytest
 import respx
 
 from pacspace_async import PacSpace
-from pacspace_sandbox import IN_PROCESS_URL, Sandbox
+from pacspace_sandbox import Sandbox
+
+from ._clients import in_process_clients
 
 BASE = "https://api.test"
 KEY = "pk_test_PUBLIC.SECRET"
@@ -62,23 +63,8 @@ FAST = {"maxRequestsPerMinute": 60_000}
 @pytest.fixture
 async def client_factory(pacspace_sandbox: Sandbox) -> AsyncIterator[Callable[..., PacSpace]]:
     """Make clients on the in-process sandbox: ``client_factory(**submission)``; closed after."""
-    made: list[PacSpace] = []
-    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
-
-    def make(**submission: Any) -> PacSpace:
-        client = PacSpace(
-            pacspace_sandbox.api_key,
-            base_url=IN_PROCESS_URL,
-            http_client=http,
-            submission={**FAST, **submission},
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-    await http.aclose()
+    async with in_process_clients(pacspace_sandbox) as make:
+        yield lambda **submission: make(submission={**FAST, **submission})
 
 
 def envelope(data: object) -> dict[str, object]:

@@ -25,6 +25,7 @@ import pacspace_async as ps
 import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig, SandboxServer
+from tests._clients import in_process_clients
 from tests._ledger import ledger
 
 FAST = {"maxRequestsPerMinute": 60_000}
@@ -51,23 +52,15 @@ def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 @pytest.fixture
 async def clients(pacspace_sandbox: Sandbox) -> AsyncIterator[Callable[..., PacSpace]]:
     """Clients on the in-process sandbox: ``clients(outbox, **submission)``; closed after."""
-    made: list[PacSpace] = []
-    http = httpx.AsyncClient(transport=pacspace_sandbox.transport())
+    async with in_process_clients(pacspace_sandbox) as make:
 
-    def make(outbox: str | None = None, **submission: Any) -> PacSpace:
-        options: dict[str, Any] = {"autoStart": False, **FAST, **submission}
-        if outbox is not None:
-            options["outbox"] = outbox
-        client = PacSpace(
-            pacspace_sandbox.api_key, base_url=IN_PROCESS_URL, http_client=http, submission=options
-        )
-        made.append(client)
-        return client
+        def with_outbox(outbox: str | None = None, **submission: Any) -> PacSpace:
+            options: dict[str, Any] = {"autoStart": False, **FAST, **submission}
+            if outbox is not None:
+                options["outbox"] = outbox
+            return make(submission=options)
 
-    yield make
-    for client in made:
-        await client.aclose()
-    await http.aclose()
+        yield with_outbox
 
 
 # -- ids are checked where they enter ---------------------------------------------------

@@ -5,7 +5,7 @@ from ._identity import after_fork, owner_of
 from ._meter import Meter
 from ._queue import QueueFullError, SummaryQueue
 from ._settings import SubmissionOptions
-from ._stores import postgres_schema, prepare_postgres_outbox
+from ._stores import is_postgres, postgres_schema, prepare_postgres_outbox
 
 __all__ = [
     "Meter",
@@ -14,6 +14,7 @@ __all__ = [
     "Submit",
     "SummaryQueue",
     "after_fork",
+    "is_postgres",
     "owner_of",
     "postgres_schema",
     "prepare_postgres_outbox",

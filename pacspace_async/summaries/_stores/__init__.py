@@ -2,7 +2,7 @@
 
 from ._base import OPEN, Claim, Record, Refused, Stats, Store
 from ._memory import MemoryStore
-from ._open import open_store, postgres_schema, prepare_postgres_outbox
+from ._open import is_postgres, open_store, postgres_schema, prepare_postgres_outbox
 
 __all__ = [
     "OPEN",
@@ -12,6 +12,7 @@ __all__ = [
     "Refused",
     "Stats",
     "Store",
+    "is_postgres",
     "open_store",
     "postgres_schema",
     "prepare_postgres_outbox",
