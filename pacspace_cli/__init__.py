@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         help="another Host name to answer (repeatable); besides it only 127.0.0.1, "
         "localhost, ::1 and --host are answered, others get 421 (DNS rebinding)",
     )
-    sandbox.add_argument("--port", type=int, default=8787)
+    sandbox.add_argument("--port", type=int, default=8787, help="port to listen on")
     sandbox.add_argument(
         "--api-key",
         action="append",
@@ -38,7 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept this key (repeatable; default: a new pk_test_ key)",
     )
-    sandbox.add_argument("--verify-latency", type=float, default=1.0, metavar="SECONDS")
+    sandbox.add_argument(
+        "--verify-latency",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="mean seconds from emit to verification",
+    )
     sandbox.add_argument(
         "--latency-jitter",
         type=float,
@@ -46,15 +52,40 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="spread of the latency, as a fraction of it (default 0.2)",
     )
-    sandbox.add_argument("--fail-rate", type=float, default=0.0, metavar="P")
+    sandbox.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of deltas that end FAILED (0 to 1)",
+    )
     sandbox.add_argument(
         "--db", default=":memory:", metavar="PATH", help="SQLite file to persist to"
     )
-    sandbox.add_argument("--webhook-url", metavar="URL")
-    sandbox.add_argument("--webhook-secret", metavar="SECRET")
-    sandbox.add_argument("--dashboard-user", action="append", default=[], metavar="EMAIL:PASSWORD")
-    sandbox.add_argument("--rate-limit", type=float, metavar="PER_SECOND")
-    sandbox.add_argument("--plan-limit", type=int, metavar="N", help="verified deltas a month")
+    sandbox.add_argument("--webhook-url", metavar="URL", help="send signed deliveries here")
+    sandbox.add_argument(
+        "--webhook-secret", metavar="SECRET", help="sign deliveries with it (with --webhook-url)"
+    )
+    sandbox.add_argument(
+        "--dashboard-user",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD",
+        help="who may log in to the dashboard and inspector (repeatable; default: the "
+        "quick start's you@example.com, on loopback only)",
+    )
+    sandbox.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="PER_SECOND",
+        help="requests per second per key before 429 (default: unlimited)",
+    )
+    sandbox.add_argument(
+        "--plan-limit",
+        type=int,
+        metavar="N",
+        help="verified deltas a month (the Free plan is 100; default: unlimited)",
+    )
     sandbox.add_argument("--seed", type=int, help="random seed (latency spread, failures)")
     sandbox.add_argument(
         "--open", action="store_true", help="open the inspector in a browser once serving"
@@ -64,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
     send = hook_commands.add_parser("trigger", help="send a signed sample delivery")
     send.add_argument("event", help="delta.verified, delta.failed, checkpoint.verified, ...")
-    send.add_argument("--to", required=True, metavar="URL")
-    send.add_argument("--secret", required=True, metavar="SECRET")
+    send.add_argument("--to", required=True, metavar="URL", help="the receiving endpoint")
+    send.add_argument("--secret", required=True, metavar="SECRET", help="the webhook secret")
 
     def outbox_arguments(command: argparse.ArgumentParser, key: bool = True) -> None:
         command.add_argument(
@@ -142,7 +173,9 @@ def _parser() -> argparse.ArgumentParser:
         "--restart", action="store_true", help="forget the progress kept beside the file"
     )
     backfill.add_argument("--wait", action="store_true", help="wait for each delta's verification")
-    backfill.add_argument("--concurrency", type=int, default=16, metavar="N")
+    backfill.add_argument(
+        "--concurrency", type=int, default=16, metavar="N", help="emits in flight at once"
+    )
     backfill.add_argument(
         "--max-line-bytes",
         type=int,
@@ -160,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url", help="a real PacSpace (default: PACSPACE_API_BASE_URL, else in-process)"
     )
     demo.add_argument("--api-key", help="default: PACSPACE_API_KEY")
-    demo.add_argument("--customer", default="customer_acme")
+    demo.add_argument("--customer", default="customer_acme", help="the demo's customer id")
     return parser
 
 

@@ -24,21 +24,29 @@ def new_api_key(environment: str = "test") -> str:
 @dataclass
 class SandboxConfig:
     api_keys: list[str] = field(default_factory=list)
+    """API keys the sandbox accepts (default: one new ``pk_test_`` key, ``Sandbox.api_key``)."""
     verify_latency: float = 1.0
     """Mean seconds from emit to verification."""
     latency_jitter: float = 0.2
     """Spread of the latency, as a fraction of it (0.2: ±20 %, uniform)."""
     fail_rate: float = 0.0
+    """Share of deltas that end ``FAILED`` instead of ``VERIFIED`` (0 to 1)."""
     db: str = ":memory:"
+    """SQLite file the ledger persists to (``:memory:``: gone with the sandbox)."""
     webhook_url: str | None = None
+    """Where signed webhook deliveries go (``None``: none are sent)."""
     webhook_secret: str | None = None
+    """The secret deliveries are signed with (needed with ``webhook_url``)."""
     dashboard_users: list[tuple[str, str]] = field(default_factory=lambda: [DEFAULT_DASHBOARD_USER])
+    """(email, password) pairs that may log in to the dashboard and the inspector."""
     rate_limit: float | None = None
     """Requests per second per key before 429 (``None``: unlimited)."""
     plan_limit: int | None = None
     """Verified deltas per UTC month (the Free plan is 100; ``None``: unlimited)."""
     seed: int | None = None
+    """Seed of the latency spread and the failures (``None``: different every run)."""
     clock: Callable[[], float] = time.time
+    """Epoch seconds now (tests move time by hand with their own clock)."""
     webhook_transport: Any = None
     """An ``httpx`` transport for deliveries (tests deliver in-process with it)."""
 

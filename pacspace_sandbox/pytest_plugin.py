@@ -22,7 +22,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -106,17 +106,39 @@ async def _awaited(close: Callable[[], Awaitable[None]]) -> None:
     await close()
 
 
+FIXTURE_DEFAULTS: dict[str, Any] = {"verify_latency": 0.0, "seed": 1}
+"""Where the fixture's sandbox differs from ``SandboxConfig()``: it verifies at once and
+is seeded (deterministic)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pacspace(**settings): SandboxConfig fields for this test's pacspace_sandbox; "
+        "only those named change (e.g. @pytest.mark.pacspace(fail_rate=1.0))",
+    )
+
+
 @pytest.fixture
-def pacspace_sandbox_config() -> SandboxConfig:
+def pacspace_sandbox_config(request: pytest.FixtureRequest) -> SandboxConfig:
     """The settings of ``pacspace_sandbox``: verifies at once, seeded (deterministic).
 
-    Override it in your ``conftest.py`` to test latency, failures or plan limits::
+    Change some for one test (or a module, with ``pytestmark``) with the ``pacspace``
+    marker; only what it names changes, the fixture's other settings stay::
 
-        @pytest.fixture
-        def pacspace_sandbox_config() -> SandboxConfig:
-            return SandboxConfig(verify_latency=0.0, fail_rate=0.5, seed=7)
-    """
-    return SandboxConfig(verify_latency=0.0, seed=1)
+        @pytest.mark.pacspace(fail_rate=1.0)
+        async def test_failed_deltas(pacspace_client): ...
+
+    Or override the fixture in your ``conftest.py`` (then you give every setting)."""
+    settings = dict(FIXTURE_DEFAULTS)
+    for marker in reversed(list(request.node.iter_markers("pacspace"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.pacspace takes SandboxConfig fields by name")
+        settings.update(marker.kwargs)
+    try:
+        return SandboxConfig(**settings)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"@pytest.mark.pacspace: {exc}") from None
 
 
 @pytest.fixture

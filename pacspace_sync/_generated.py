@@ -753,6 +753,24 @@ class Balance:
             )
         )
 
+    def iter_deltas(
+        self,
+        customer_id: str,
+        *,
+        period: str | None = None,
+        page_size: int = 100,
+        **request: Unpack[RequestOverrides],
+    ) -> Generator[RecordStatus, None, None]:
+        """Every delta of ``customer_id`` (within ``period``, ``YYYY-MM``, if given), in the
+        service's order, a page of :meth:`customer`'s recent activity per request; each
+        with its status, amount, reason, ids and times.
+        """
+        return self._runtime.iterate(
+            lambda c: c.balance.iter_deltas(
+                customer_id, period=period, page_size=page_size, **request
+            )
+        )
+
     def usage(
         self, options: Mapping[str, Any] | None = None, **request: Unpack[RequestOverrides]
     ) -> Usage:

@@ -1,7 +1,7 @@
 """The pytest plugin as a user's project sees it, each run in a fresh pytest process.
 
 It costs nothing until a fixture is used, its fixtures work under pytest-asyncio's strict
-mode and under anyio's plugin, and the README's testing example runs verbatim on a plain
+mode and under anyio's plugin, and the testing page's example runs verbatim on a plain
 install (the sandbox extra's modules hidden).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+TESTING = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
 
 # Runs pytest with some modules made unimportable, as on an install without an extra.
 HIDING = """
@@ -49,9 +49,9 @@ def run(
     )
 
 
-def readme_testing_example() -> str:
-    section = README.read_text().split("## Test your code against the sandbox", 1)[1]
-    found = re.search(r"```python\n(.*?)```", section, re.S)
+def documented_testing_example() -> str:
+    """The first example of the site's testing page."""
+    found = re.search(r"```python\n(.*?)```", TESTING.read_text(), re.S)
     assert found is not None
     return found.group(1)
 
@@ -71,8 +71,8 @@ def test_an_unrelated_test_suite_loads_nothing_heavy(tmp_path: Path) -> None:
     assert "1 passed" in done.stdout
 
 
-def test_the_readme_example_runs_verbatim_in_strict_mode(tmp_path: Path) -> None:
-    done = run(tmp_path, readme_testing_example())
+def test_the_documented_example_runs_verbatim_in_strict_mode(tmp_path: Path) -> None:
+    done = run(tmp_path, documented_testing_example())
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
 
@@ -145,6 +145,32 @@ def test_the_fixtures_work_under_anyio_on_trio(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_the_marker_changes_only_what_it_names(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        """
+        import pytest
+
+        @pytest.mark.pacspace(fail_rate=1.0)
+        @pytest.mark.asyncio
+        async def test_failed_at_once(pacspace_client, pacspace_sandbox_config):
+            assert pacspace_sandbox_config.verify_latency == 0.0  # kept: verifies at once
+            assert pacspace_sandbox_config.seed == 1
+            status = await pacspace_client.balance.emit_and_wait("c", -1, "usage", timeout=5)
+            assert status.status == "FAILED"
+
+        def test_unmarked(pacspace_sandbox_config):
+            assert pacspace_sandbox_config.fail_rate == 0.0
+
+        @pytest.mark.pacspace(fail_rat=1.0)
+        def test_a_misspelt_field_is_a_usage_error(pacspace_sandbox_config):
+            pass
+        """,
+    )
+    assert "2 passed" in done.stdout, done.stdout + done.stderr
+    assert "fail_rat" in done.stdout + done.stderr
 
 
 def test_teardown_sends_what_the_test_metered(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Webhook deliveries reach the endpoint at the URL the README gives, under FastAPI and
+"""Webhook deliveries reach the endpoint at the URL the FastAPI guide gives, under FastAPI and
 under Starlette, with and without a trailing slash, never through a redirect (a webhook
 sender does not follow one); as the app's own route with ``deliver``, too."""
 
@@ -21,13 +21,13 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "fastapi.md"
 SECRET = "whsec_routes"
 
 
-def readme_path() -> str:
-    found = re.search(r'\.mount_on\(app, "([^"]+)"\)', README.read_text())
-    assert found is not None, "the README shows mount_on(app, path)"
+def guide_path() -> str:
+    found = re.search(r'\.mount_on\(app, "([^"]+)"\)', GUIDE.read_text())
+    assert found is not None, "the FastAPI guide shows mount_on(app, path)"
     return found.group(1)
 
 
@@ -50,13 +50,13 @@ def signed(event: str = "delta.verified") -> tuple[dict[str, str], bytes]:
 
 
 @pytest.mark.parametrize("make", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
-async def test_mount_on_answers_the_readme_url_with_and_without_a_slash(
+async def test_mount_on_answers_the_guides_url_with_and_without_a_slash(
     make: Callable[[], Any],
 ) -> None:
     received: list[WebhookEvent] = []
     app = make()
     hooks = webhook_endpoint(pacspace_async.Webhooks(SECRET), {"*": received.append})
-    path = readme_path()
+    path = guide_path()
     hooks.mount_on(app, path)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://app", follow_redirects=False
@@ -105,7 +105,7 @@ async def test_a_delivery_through_mount_on_ends_a_clients_wait() -> None:
             "pk_test_a.b", base_url="https://api.test", webhook_secret=SECRET
         ) as pac:
             app = starlette_app()
-            webhook_endpoint(pac.webhooks).mount_on(app, readme_path())
+            webhook_endpoint(pac.webhooks).mount_on(app, guide_path())
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://app"
             ) as http:
@@ -123,6 +123,6 @@ async def test_a_delivery_through_mount_on_ends_a_clients_wait() -> None:
                     await anyio.sleep(0.02)
                     headers, body = signed()
                     assert (
-                        await http.post(readme_path(), content=body, headers=headers)
+                        await http.post(guide_path(), content=body, headers=headers)
                     ).status_code == 204
             assert statuses == ["VERIFIED"]

@@ -17,6 +17,7 @@ from ...types import (
     CustomerList,
     CustomerSummary,
     Gaps,
+    RecordStatus,
     Usage,
     WebhookDelivery,
     WebhookDeliveryList,
@@ -106,6 +107,31 @@ class Reports(Room):
         customer = segment(check.identifier(customer_id, "customerId"))
         path = f"/api/v1/balance/customers/{customer}{query(params)}"
         return Customer.from_answer(*await self._transport.request("GET", path, options=ro))
+
+    async def iter_deltas(
+        self,
+        customer_id: str,
+        *,
+        period: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **request: Unpack[RequestOverrides],
+    ) -> AsyncGenerator[RecordStatus, None]:
+        """Every delta of ``customer_id`` (within ``period``, ``YYYY-MM``, if given), in the
+        service's order, a page of :meth:`customer`'s recent activity per request; each
+        with its status, amount, reason, ids and times."""
+
+        async def fetch(limit: int, page: int) -> tuple[builtins.list[RecordStatus], int | None]:
+            answer = await self.customer(
+                customer_id, period=period, delta_page=page, delta_limit=limit, **request
+            )
+            activity = answer.recent_activity
+            if activity is None:
+                return [], None
+            pages = activity.pagination.total_pages if activity.pagination is not None else None
+            return [RecordStatus.from_answer(entry) for entry in activity.entries], pages
+
+        async for delta in by_page(fetch, page_size):
+            yield delta
 
     async def usage(
         self,
