@@ -12,6 +12,10 @@ means the fallback poll finds the record. One connection per client, in one daem
 thread, listens and publishes; it starts with the client's first wait or first verified
 delivery, reconnects with backoff, starts again in a forked child, and ends with the
 client. Clients on memory or SQLite outboxes have none.
+
+Under gevent the thread is an operating-system one (gevent's thread pool): it waits in
+libpq, which a greenlet must not do in a worker whose other greenlets serve requests. So
+it shares nothing with the client but plain flags and a deque.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import secrets
+import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from .summaries import process_lock
 
 __all__ = ["DeliveryChannel", "channel_for"]
 
@@ -52,30 +60,31 @@ class DeliveryChannel:
         self.channel = channel_for(owner)
         self._on_news = on_news
         self._me = secrets.token_hex(8)  # our own notifications come back to us: skipped
-        self._outgoing: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._outgoing: deque[str] = deque()
+        self._stop = False
+        self._running = False
         self._pid = 0
-        self._lock = threading.Lock()
-        self.listening = threading.Event()
-        """Set while the listening connection is up (tests and benchmarks wait on it)."""
+        self._lock = process_lock()
+        self.listening = False
+        """True while the listening connection is up (tests and benchmarks look at it)."""
         self.published = 0
         self.received = 0
 
     def start(self) -> None:
         """Listen (from the first wait on; again in a forked child)."""
-        with self._lock:
-            if self._stop.is_set():
-                return
-            alive = self._thread is not None and self._thread.is_alive()
-            if alive and self._pid == os.getpid():
+        with self._lock.get():
+            if self._stop or (self._running and self._pid == os.getpid()):
                 return
             self._pid = os.getpid()
-            self.listening.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="pacspace-delivery-channel", daemon=True
-            )
-            self._thread.start()
+            self._running, self.listening = True, False
+            if _gevent_patched():
+                from gevent import get_hub
+
+                get_hub().threadpool.spawn(self._run)
+            else:
+                threading.Thread(
+                    target=self._run, name="pacspace-delivery-channel", daemon=True
+                ).start()
 
     def publish(self, fields: Mapping[str, Any]) -> None:
         """Tell the other clients a delivery this client verified (never blocks)."""
@@ -84,21 +93,27 @@ class DeliveryChannel:
             payload = json.dumps(
                 {"from": self._me, "recordId": fields["recordId"], "status": fields["status"]}
             )
-        self._outgoing.put(payload)
+        self._outgoing.append(payload)
         self.start()
 
     def close(self) -> None:
         """Stop: the thread closes its connection within :data:`LOOK_EVERY`."""
-        self._stop.set()
+        self._stop = True
 
     # -- the thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._connect_and_serve()
+        finally:
+            self._running = self.listening = False
+
+    def _connect_and_serve(self) -> None:
         import psycopg
         from psycopg import sql
 
         backoff, failing = FIRST_BACKOFF, False
-        while not self._stop.is_set():
+        while not self._stop:
             try:
                 with psycopg.connect(
                     self._url,
@@ -107,30 +122,35 @@ class DeliveryChannel:
                     application_name="pacspace-delivery-channel",
                 ) as connection:
                     connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                    self.listening.set()
+                    self.listening = True
                     if failing:
                         log.info("pacspace: the delivery channel is back; news flows again")
                     backoff, failing = FIRST_BACKOFF, False
                     self._serve(connection)
             except Exception as exc:  # psycopg's, or a broken connection: reconnect
-                self.listening.clear()
-                if not failing and not self._stop.is_set():
+                self.listening = False
+                if not failing and not self._stop:
                     log.info(
                         "pacspace: the delivery channel on the PostgreSQL outbox is down "
                         "(%s); waits end by polling meanwhile, nothing is lost; retrying",
                         type(exc).__name__,
                     )
                 failing = True
-                self._stop.wait(backoff)
+                self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-        self.listening.clear()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the channel is closed meanwhile."""
+        end = time.monotonic() + seconds
+        while not self._stop and (left := end - time.monotonic()) > 0:
+            time.sleep(min(LOOK_EVERY, left))
 
     def _serve(self, connection: Any) -> None:
-        while not self._stop.is_set():
+        while not self._stop:
             while True:
                 try:
-                    payload = self._outgoing.get_nowait()
-                except queue.Empty:
+                    payload = self._outgoing.popleft()
+                except IndexError:
                     break
                 connection.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
                 self.published += 1
@@ -154,3 +174,9 @@ class DeliveryChannel:
             self._on_news(fields)
         except Exception:  # a bug must not end the channel
             log.exception("pacspace: a delivery from the channel could not be applied")
+
+
+def _gevent_patched() -> bool:
+    """Whether gevent has patched ``socket`` in this process (never imports gevent)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))

@@ -37,6 +37,8 @@ from typing import Any, TypeVar
 import anyio._backends._asyncio  # noqa: F401  anyio loads its backend on its first call
 import httpcore._backends.anyio  # noqa: F401  httpcore loads its backend on a first connection
 
+from pacspace_async.summaries import process_lock
+
 __all__ = ["POLL", "LoopClosed", "LoopThread", "loop_thread"]
 
 T = TypeVar("T")
@@ -52,7 +54,7 @@ class LoopClosed(RuntimeError):
 
 class LoopThread:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = process_lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._users = 0
@@ -63,13 +65,13 @@ class LoopThread:
 
     def acquire(self) -> int:
         """Count a client in; returns the generation it belongs to."""
-        with self._lock:
+        with self._lock.get():
             self._users += 1
             return self.generation
 
     def release(self, generation: int) -> None:
         """Count a client out; the last one out stops the thread."""
-        with self._lock:
+        with self._lock.get():
             if generation != self.generation:
                 return
             self._users = max(0, self._users - 1)
@@ -82,7 +84,7 @@ class LoopThread:
             thread.join(timeout=5)
 
     def _start(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
+        with self._lock.get():
             return self._started()
 
     def _started(self) -> asyncio.AbstractEventLoop:
@@ -108,7 +110,7 @@ class LoopThread:
 
     def _after_fork_in_child(self) -> None:
         # The parent's loop thread does not exist here; forget it without touching it.
-        self._lock = threading.Lock()
+        self._lock = process_lock()
         self._loop = self._thread = None
         self._users = 0
         self.generation += 1
@@ -127,7 +129,7 @@ class LoopThread:
                 "A pacspace_sync call was made from the SDK's own event-loop thread, where it "
                 "would deadlock. Use pacspace_async (await) inside async code."
             )
-        with self._lock:
+        with self._lock.get():
             # Handed over under the lock that ``release`` detaches the loop under: a call
             # is queued before the loop's stop (and cancelled by its drain, never left
             # waiting), or comes after the last client let the loop go and is refused.

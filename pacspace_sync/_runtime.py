@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
 from pacspace_async import PacSpaceError
-from pacspace_async.summaries import after_fork
+from pacspace_async.summaries import after_fork, process_lock
 from pacspace_async.types import CloseReport
 
 from ._loop import LoopClosed, loop_thread
@@ -29,7 +28,7 @@ T = TypeVar("T")
 class Runtime:
     def __init__(self, factory: Callable[[], AsyncPacSpace]) -> None:
         self._factory = factory
-        self._lock = threading.Lock()
+        self._lock = process_lock()
         after_fork(self)
         self._generation = loop_thread.acquire()
         self._client: AsyncPacSpace | None = self._build()
@@ -39,7 +38,7 @@ class Runtime:
 
     def _after_fork_in_child(self) -> None:
         # A fork while another thread held the lock must not leave it held here.
-        self._lock = threading.Lock()
+        self._lock = process_lock()
 
     def _build(self) -> AsyncPacSpace:
         """Build the async client in the caller's thread, then tell it its loop.
@@ -64,7 +63,7 @@ class Runtime:
         if client is None:
             raise PacSpaceError(self.close_reason or "The client is closed.", 0, "CLIENT_CLOSED")
         if self._generation != loop_thread.generation:
-            with self._lock:
+            with self._lock.get():
                 if self._generation != loop_thread.generation:
                     self._generation = loop_thread.acquire()
                     old, self._client = client, None
@@ -138,7 +137,7 @@ class Runtime:
         return _Derived(self, make)
 
     def close(self) -> CloseReport | None:
-        with self._lock:
+        with self._lock.get():
             client, self._client = self._client, None
             if client is None:
                 return None
@@ -158,7 +157,7 @@ class _Derived(Runtime):
     def __init__(self, parent: Runtime, make: Callable[[AsyncPacSpace], AsyncPacSpace]) -> None:
         self._parent = parent
         self._make = make
-        self._lock = threading.Lock()
+        self._lock = process_lock()
         self._source: AsyncPacSpace | None = None
         self._client = None
         self.closed = False
@@ -166,7 +165,7 @@ class _Derived(Runtime):
 
     def client(self) -> AsyncPacSpace:
         source = self._parent.client()  # raises CLIENT_CLOSED once the parent is closed
-        with self._lock:
+        with self._lock.get():
             if self._source is not source or self._client is None:
                 self._source, self._client = source, self._make(source)
             return self._client

@@ -63,7 +63,7 @@ def delivery(pac: PacSpace, record_id: str, event: str = "delta.verified") -> tu
 async def listening(pac: PacSpace) -> None:
     assert pac._deliveries is not None
     with anyio.fail_after(10):
-        while not pac._deliveries.listening.is_set():  # noqa: ASYNC110
+        while not pac._deliveries.listening:  # noqa: ASYNC110
             await anyio.sleep(0.01)  # a thread's event: nothing to await on this loop
 
 
@@ -163,7 +163,7 @@ async def test_the_channel_reconnects_after_its_connection_is_cut(
         assert cut
         assert waiter._deliveries is not None
         with anyio.fail_after(10):  # down, then back (backoff starts at 0.5 s)
-            while waiter._deliveries.listening.is_set():  # noqa: ASYNC110
+            while waiter._deliveries.listening:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
         await listening(waiter)
         headers, body = delivery(receiver, first.record_id)

@@ -38,6 +38,7 @@ from ._flush import Flusher, Submit, run_io
 from ._flush_scheduler import IDLE_TICK, FlushScheduler
 from ._identity import after_fork, new_token
 from ._meter import Meter
+from ._per_process import PerProcess
 from ._pool_exit import at_pool_exit
 from ._settings import SubmissionOptions
 from ._stores import Record, Refused, Store, open_store
@@ -80,7 +81,7 @@ class SummaryQueue:
             has_pending=lambda: self.store.count() > 0,
             interval=lambda: options.journal_interval if self._meters else IDLE_TICK,
         )
-        self._room = threading.Condition()
+        self._room = PerProcess(lambda: threading.Condition())
         self._meters: list[Meter] = []
         self._record_ready = False
         self._lost: list[Record] = []
@@ -100,7 +101,7 @@ class SummaryQueue:
         self._closed = False
 
     def _after_fork_in_child(self) -> None:
-        self._room = threading.Condition()
+        self._room = PerProcess(lambda: threading.Condition())
         self._reset_process_state()
         self._scheduler.after_fork()
 
@@ -150,10 +151,11 @@ class SummaryQueue:
         if policy == "block" and not self._on_loop_thread():
             self._scheduler.poke()
             deadline = time.monotonic() + self.options.block_timeout
-            with self._room:
+            room = self._room.get()
+            with room:
                 while self.store.count() >= self.options.max_queued:
                     left = deadline - time.monotonic()
-                    if left <= 0 or not self._room.wait(left):
+                    if left <= 0 or not room.wait(left):
                         break
             if self.store.count() < self.options.max_queued:
                 return True
@@ -293,8 +295,9 @@ class SummaryQueue:
             self._dead_made += result.dead_lettered
             return result
         finally:
-            with self._room:
-                self._room.notify_all()
+            room = self._room.get()
+            with room:
+                room.notify_all()
 
     @property
     def depth(self) -> int:

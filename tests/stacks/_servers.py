@@ -95,6 +95,25 @@ class Server:
 PYTHON = sys.executable
 
 
+def start_app(module: str, *args: str, sandbox: Any, server: Any, **popen: Any) -> Any:
+    """``python -m tests.stacks.apps.MODULE ARGS`` from the repository root, on the test's
+    sandbox (its key and URL in the environment), its output piped, as text."""
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        [PYTHON, "-m", f"tests.stacks.apps.{module}", *args],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PACSPACE_API_KEY": sandbox.api_key,
+            "PACSPACE_API_BASE_URL": server.url,
+        },
+        text=True,
+        **popen,
+    )
+
+
 def send_what_was_kept(sandbox: Any, server: Any, outbox: object) -> None:
     """What the processes kept in ``outbox`` at their exit, sent as the next start would."""
     import pacspace_sync

@@ -4,9 +4,7 @@ anyio way and answered by closing the client. The ledger holds exactly what it d
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -17,7 +15,7 @@ import pytest
 from pacspace_sandbox import Sandbox, SandboxServer
 from tests._ledger import ledger
 
-from ._servers import PYTHON, ROOT, require, send_what_was_kept
+from ._servers import require, send_what_was_kept, start_app
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX-only")
 
@@ -29,18 +27,12 @@ def test_an_anyio_worker_meters_exactly_until_sigterm(
     if backend == "trio":
         require("trio")
     outbox = str(tmp_path / "outbox.sqlite3")
-    worker = subprocess.Popen(
-        [PYTHON, "-m", "tests.stacks.apps.anyio_worker", backend, outbox],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PACSPACE_API_KEY": pacspace_sandbox.api_key,
-            "PACSPACE_API_BASE_URL": pacspace_server.url,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    worker = start_app(
+        "anyio_worker",
+        backend,
+        outbox,
+        sandbox=pacspace_sandbox,
+        server=pacspace_server,
     )
     try:
         assert worker.stdout is not None

@@ -4,7 +4,6 @@ sealed for the next start (an outbox), exactly once."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,7 +14,7 @@ import pytest
 from pacspace_sandbox import Sandbox, SandboxServer
 from tests._ledger import ledger
 
-from ._servers import PYTHON, ROOT, send_what_was_kept
+from ._servers import send_what_was_kept, start_app
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX-only")
 
@@ -25,20 +24,14 @@ def test_pool_processes_deliver_what_they_metered(
     store: str, pacspace_sandbox: Sandbox, pacspace_server: SandboxServer, tmp_path: Path
 ) -> None:
     outbox = "memory" if store == "memory" else str(tmp_path / "outbox.sqlite3")
-    done = subprocess.run(
-        [PYTHON, "-m", "tests.stacks.apps.pool_meter", outbox],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PACSPACE_API_KEY": pacspace_sandbox.api_key,
-            "PACSPACE_API_BASE_URL": pacspace_server.url,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    process = start_app(
+        "pool_meter",
+        outbox,
+        sandbox=pacspace_sandbox,
+        server=pacspace_server,
     )
+    stdout, stderr = process.communicate(timeout=120)
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert int(done.stdout) > 1, "the work ran in one pool process only"
     if store != "memory":  # what the pool kept, sent as the next start would

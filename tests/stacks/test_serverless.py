@@ -4,7 +4,6 @@ invocation's usage is in the ledger exactly, because each ends with the document
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from pacspace_sandbox import Sandbox, SandboxServer
 from tests._ledger import ledger
 
-from ._servers import PYTHON, ROOT
+from ._servers import start_app
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX-only")
 
@@ -35,19 +34,12 @@ def expected() -> dict[tuple[str, str], Decimal]:
 def test_frozen_between_invocations_and_killed_after_the_last(
     pacspace_sandbox: Sandbox, pacspace_server: SandboxServer
 ) -> None:
-    process = subprocess.Popen(
-        [PYTHON, "-m", "tests.stacks.apps.frozen_invocations", str(INVOCATIONS)],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PACSPACE_API_KEY": pacspace_sandbox.api_key,
-            "PACSPACE_API_BASE_URL": pacspace_server.url,
-        },
+    process = start_app(
+        "frozen_invocations",
+        str(INVOCATIONS),
+        sandbox=pacspace_sandbox,
+        server=pacspace_server,
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     assert process.stdin is not None and process.stdout is not None
     try:

@@ -23,7 +23,6 @@ password. The schema, and how it is created, are in :mod:`._postgres_schema`.
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..._errors import OutboxError
 from .._identity import after_fork, reference_id
+from .._per_process import process_lock
 from .._summary import iso
 from ._base import OPEN, HeldClaim, Record, Refused, Stats, storable
 from ._postgres_schema import (
@@ -50,6 +50,7 @@ from ._postgres_schema import (
     redact_url,
     store_error,
     stored_record,
+    warn_if_psycopg_blocks_gevent,
 )
 
 __all__ = ["PostgresStore"]
@@ -71,7 +72,7 @@ class PostgresStore:
         self.location: str | None = redact_url(url)
         self._owner = owner
         self._max_attempts = max_attempts
-        self._lock = threading.Lock()
+        self._lock = process_lock()  # held across the pool's opening: a greenlet may wait
         after_fork(self)
         self._pool: ConnectionPool[Any] | None = None
         self._pid = 0
@@ -79,9 +80,10 @@ class PostgresStore:
         self.scope = ""
 
     def _after_fork_in_child(self) -> None:
-        # A fork while another thread held the lock must not leave it held here; the
-        # inherited pool is disarmed on first use (see _forget_inherited).
-        self._lock = threading.Lock()
+        # The lock is made again on first use here (a fork while another thread held it
+        # must not leave it held); the inherited pool is disarmed on first use too (see
+        # _forget_inherited).
+        self._lock = process_lock()
 
     # -- connections --------------------------------------------------------------------
 
@@ -89,7 +91,7 @@ class PostgresStore:
         return store_error(self.location, exc, timeout=CONNECT_TIMEOUT)
 
     def _pool_here(self) -> ConnectionPool[Any]:
-        with self._lock:
+        with self._lock.get():
             if self._pool is not None and self._pid == os.getpid():
                 return self._pool
             if self._pool is not None:
@@ -109,6 +111,7 @@ class PostgresStore:
                 pool.close()
                 raise self._error(exc) from None
             self._pool, self._pid = pool, os.getpid()
+        warn_if_psycopg_blocks_gevent()
         self.ensure_ready()
         return pool
 
@@ -488,7 +491,7 @@ class PostgresStore:
             ).rowcount
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock.get():
             pool, self._pool = self._pool, None
             if pool is not None and self._pid == os.getpid():
                 pool.close()

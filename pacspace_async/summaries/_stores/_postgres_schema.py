@@ -6,7 +6,10 @@ their own migrations; ``--sql`` prints the SQL)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import sys
 import time
 from contextlib import suppress
 from decimal import Decimal
@@ -30,7 +33,10 @@ __all__ = [
     "read_stats",
     "redact_url",
     "store_error",
+    "warn_if_psycopg_blocks_gevent",
 ]
+
+log = logging.getLogger("pacspace")
 
 SCHEMA = """\
 CREATE TABLE IF NOT EXISTS pacspace_meta (
@@ -249,3 +255,24 @@ def store_error(location: str | None, exc: BaseException, *, timeout: float) -> 
         "Summaries already queued in it are kept.",
         location,
     )
+
+
+_warned_pids: set[int] = set()
+
+
+def warn_if_psycopg_blocks_gevent() -> None:
+    """Once per process: psycopg chose its C wait (it was imported before gevent patched,
+    as under ``gunicorn --preload -k gevent``), so every query blocks the whole worker
+    while it waits, a PostgreSQL lock wait included."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or os.getpid() in _warned_pids or not monkey.is_module_patched("socket"):
+        return
+    _warned_pids.add(os.getpid())
+    waiting = sys.modules.get("psycopg.waiting")
+    if waiting is not None and getattr(waiting, "wait", None) is getattr(waiting, "wait_c", 0):
+        log.warning(
+            "pacspace: psycopg was imported before gevent patched this process, so its "
+            "queries (the outbox's and your app's) block every greenlet of the worker while "
+            "they wait; set PSYCOPG_WAIT_FUNC=wait_selector in the server's environment, or "
+            "import psycopg after gevent patches"
+        )
