@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from pacspace_sandbox import Sandbox, SandboxServer
+from pacspace_sandbox import Sandbox, SandboxConfig, SandboxServer
 from tests._ledger import ledger
 
 from ._servers import require, send_what_was_kept, start_app
@@ -50,3 +50,26 @@ def test_greenlets_meeting_the_outboxs_first_use_all_record(
     time.sleep(1.5)  # the one-second window ends, past the seal's grace
     send_what_was_kept(pacspace_sandbox, pacspace_server, postgres_url)
     assert ledger(pacspace_sandbox) == {"c0": Decimal(-4), "c1": Decimal(-4), "c2": Decimal(-4)}
+
+
+@pytest.fixture
+def pacspace_sandbox_config() -> SandboxConfig:
+    return SandboxConfig(verify_latency=30.0, seed=1)  # only a delivery ends a wait in time
+
+
+def test_fleet_deliveries_reach_a_gevent_process(
+    pacspace_sandbox: Sandbox,
+    pacspace_server: SandboxServer,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The delivery channel waits in libpq: in a gevent process it runs in an operating-
+    system thread, so the news arrives and the process's other greenlets keep running."""
+    require("gevent", "psycopg")
+    monkeypatch.setenv("PACSPACE_WEBHOOK_SECRET", "whsec_gevent")
+    process = start_app(
+        "gevent_waits", postgres_url, sandbox=pacspace_sandbox, server=pacspace_server
+    )
+    out, err = process.communicate(timeout=60)
+    status, seconds, ticked = out.split()
+    assert status == "VERIFIED" and float(seconds) < 5 and ticked == "True", out + err
