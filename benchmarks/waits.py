@@ -249,7 +249,8 @@ def waits_vs_official() -> list[Row]:
             "<= 1.3 req/delta, p50 <= 150 ms",
         ),
         Row(
-            f"1,000 concurrent waits, service without timestamps, fresh client, median of {BURSTS}",
+            f"{BARE_WAITS} concurrent waits, service without timestamps (httpx), fresh client, "
+            f"median of {BURSTS}",
             _figures(bare_cold),
             peer,
             theirs[0] / statistics.median(requests for requests, _ in bare_cold),
