@@ -1,5 +1,5 @@
-"""The documentation site cannot drift: every Python example on it runs, against a
-loopback sandbox, and the generated pages (the ``pacspace`` command's reference, the
+"""The documentation site cannot drift: every Python example on it (and the README's)
+runs, against a loopback sandbox, and the generated pages (the ``pacspace`` command's reference, the
 ``SandboxConfig`` table) list everything there is.
 
 Each page's ``python`` blocks run in order in one namespace, in one event loop: a block
@@ -55,8 +55,13 @@ def pacspace_sandbox_config() -> SandboxConfig:
     return SandboxConfig(verify_latency=0.0, seed=1)
 
 
+README = DOCS.parent / "README.md"
+
+
 @pytest.mark.parametrize(
-    "page", [p for p in PAGES if examples(p)], ids=lambda p: str(p.relative_to(DOCS))
+    "page",
+    [README, *(p for p in PAGES if examples(p))],
+    ids=lambda p: "README.md" if p == README else str(p.relative_to(DOCS)),
 )
 def test_every_example_runs(
     page: Path,
@@ -76,7 +81,7 @@ async def run_page(page: Path) -> None:
     opened: list[Any] = []
     try:
         for number, source in enumerate(examples(page), 1):
-            name = f"{page.relative_to(DOCS)} example {number}"
+            name = f"{page.name if page == README else page.relative_to(DOCS)} example {number}"
             code = compile(source, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             try:
                 if code.co_flags & 0x80:  # CO_COROUTINE: it awaits at the top level
