@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import sniffio
 
-__all__ = ["ASYNCIO_ONLY", "Detached", "Home", "async_library", "running_loop"]
+__all__ = [
+    "ASYNCIO_ONLY",
+    "Detached",
+    "Home",
+    "async_library",
+    "gevent_patched",
+    "running_loop",
+]
 
 log = logging.getLogger("pacspace")
 
@@ -32,6 +40,12 @@ def async_library() -> str | None:
         return sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:
         return None
+
+
+def gevent_patched() -> bool:
+    """Whether gevent has patched ``socket`` in this process (never imports gevent)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -140,8 +154,6 @@ class Detached:
             raise
         except Exception:
             log.exception("pacspace: background task %s failed", self._name)
-        finally:
-            self._finished = True
 
     def done(self) -> bool:
         return self._finished or (self._task is not None and self._task.done())

@@ -25,13 +25,13 @@ import json
 import logging
 import os
 import secrets
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._aio import gevent_patched
 from .summaries import process_lock
 
 __all__ = ["DeliveryChannel", "channel_for"]
@@ -71,13 +71,16 @@ class DeliveryChannel:
         self.received = 0
 
     def start(self) -> None:
-        """Listen (from the first wait on; again in a forked child)."""
+        """Listen (from the first wait on; again in a forked child). Every wait calls it:
+        once listening, it returns without taking the lock."""
+        if self._running and self._pid == os.getpid():
+            return
         with self._lock.get():
             if self._stop or (self._running and self._pid == os.getpid()):
                 return
             self._pid = os.getpid()
             self._running, self.listening = True, False
-            if _gevent_patched():
+            if gevent_patched():
                 from gevent import get_hub
 
                 get_hub().threadpool.spawn(self._run)
@@ -174,9 +177,3 @@ class DeliveryChannel:
             self._on_news(fields)
         except Exception:  # a bug must not end the channel
             log.exception("pacspace: a delivery from the channel could not be applied")
-
-
-def _gevent_patched() -> bool:
-    """Whether gevent has patched ``socket`` in this process (never imports gevent)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and bool(monkey.is_module_patched("socket"))

@@ -204,7 +204,7 @@ class Waiter:
         watcher, self._watcher = self._watcher, None
         here = watcher is not None and watcher.home.is_current()
         if watcher is not None:
-            watcher.cancel() if here else watcher.cancel_from_anywhere()
+            watcher.cancel_from_anywhere()
         self._fail_all(PacSpaceError("The client is closed.", 0, "CLIENT_CLOSED"))
         if watcher is not None and here:
             await watcher.join()

@@ -109,8 +109,8 @@ class LoopThread:
         return self._loop
 
     def _after_fork_in_child(self) -> None:
-        # The parent's loop thread does not exist here; forget it without touching it.
-        self._lock = process_lock()
+        # The parent's loop thread does not exist here; forget it without touching it (the
+        # lock is made again here by itself).
         self._loop = self._thread = None
         self._users = 0
         self.generation += 1

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pacspace_async import PacSpace as AsyncPacSpace
 from pacspace_async import PacSpaceError
-from pacspace_async.summaries import after_fork, process_lock
+from pacspace_async.summaries import process_lock
 from pacspace_async.types import CloseReport
 
 from ._loop import LoopClosed, loop_thread
@@ -28,17 +28,12 @@ T = TypeVar("T")
 class Runtime:
     def __init__(self, factory: Callable[[], AsyncPacSpace]) -> None:
         self._factory = factory
-        self._lock = process_lock()
-        after_fork(self)
+        self._lock = process_lock()  # made again in a forked child (never left held)
         self._generation = loop_thread.acquire()
         self._client: AsyncPacSpace | None = self._build()
         self.closed = False
         self.close_reason: str | None = None
         """What ``close(reason)`` gave: the message of every later call's error."""
-
-    def _after_fork_in_child(self) -> None:
-        # A fork while another thread held the lock must not leave it held here.
-        self._lock = process_lock()
 
     def _build(self) -> AsyncPacSpace:
         """Build the async client in the caller's thread, then tell it its loop.

@@ -101,7 +101,6 @@ class SummaryQueue:
         self._closed = False
 
     def _after_fork_in_child(self) -> None:
-        self._room = PerProcess(lambda: threading.Condition())
         self._reset_process_state()
         self._scheduler.after_fork()
 

@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..._errors import OutboxError
-from .._identity import after_fork, reference_id
+from .._identity import reference_id
 from .._per_process import process_lock
 from .._summary import iso
 from ._base import OPEN, HeldClaim, Record, Refused, Stats, storable
@@ -72,18 +72,12 @@ class PostgresStore:
         self.location: str | None = redact_url(url)
         self._owner = owner
         self._max_attempts = max_attempts
-        self._lock = process_lock()  # held across the pool's opening: a greenlet may wait
-        after_fork(self)
+        # Held across the pool's opening (a greenlet may wait); made again in a child.
+        self._lock = process_lock()
         self._pool: ConnectionPool[Any] | None = None
         self._pid = 0
         self._connections: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self.scope = ""
-
-    def _after_fork_in_child(self) -> None:
-        # The lock is made again on first use here (a fork while another thread held it
-        # must not leave it held); the inherited pool is disarmed on first use too (see
-        # _forget_inherited).
-        self._lock = process_lock()
 
     # -- connections --------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..._aio import gevent_patched
 from ..._errors import OutboxError
 from ..._time import parse_iso
 from .._identity import new_token
@@ -264,8 +265,7 @@ def warn_if_psycopg_blocks_gevent() -> None:
     """Once per process: psycopg chose its C wait (it was imported before gevent patched,
     as under ``gunicorn --preload -k gevent``), so every query blocks the whole worker
     while it waits, a PostgreSQL lock wait included."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None or os.getpid() in _warned_pids or not monkey.is_module_patched("socket"):
+    if os.getpid() in _warned_pids or not gevent_patched():
         return
     _warned_pids.add(os.getpid())
     waiting = sys.modules.get("psycopg.waiting")
