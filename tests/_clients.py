@@ -8,8 +8,12 @@ from typing import Any
 
 import httpx
 
+import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import IN_PROCESS_URL, Sandbox
+
+FAST = {"maxRequestsPerMinute": 60_000}
+"""Submission options that never make a test wait for the client's own pacing."""
 
 
 @contextlib.asynccontextmanager
@@ -32,3 +36,13 @@ async def in_process_clients(sandbox: Sandbox) -> AsyncIterator[Callable[..., Pa
         for client in made:
             await client.aclose()
         await http.aclose()
+
+
+def blocking_on_outbox(sandbox: Sandbox, server: Any, outbox: str) -> pacspace_sync.PacSpace:
+    """A blocking client on the served ``sandbox`` (``server``), its summaries in
+    ``outbox``, the scheduler not started: the test flushes when it means to."""
+    return pacspace_sync.PacSpace(
+        sandbox.api_key,
+        base_url=server.url,
+        submission={"outbox": outbox, "autoStart": False, **FAST},
+    )

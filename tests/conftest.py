@@ -17,7 +17,7 @@ import respx
 from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox
 
-from ._clients import in_process_clients
+from ._clients import FAST, in_process_clients
 
 BASE = "https://api.test"
 KEY = "pk_test_PUBLIC.SECRET"
@@ -55,9 +55,6 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr("pacspace_async._transport.sleep", fake_sleep)
     return slept
-
-
-FAST = {"maxRequestsPerMinute": 60_000}
 
 
 @pytest.fixture

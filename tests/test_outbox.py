@@ -19,8 +19,7 @@ import pytest
 import pacspace_async as ps
 from pacspace_async import PacSpace
 from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig, SandboxServer
-
-FAST = {"maxRequestsPerMinute": 60_000}
+from tests._clients import FAST
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ import psycopg
 import pytest
 
 import pacspace_async as ps
-import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._clients import blocking_on_outbox
 
-FAST = {"maxRequestsPerMinute": 60_000}
 DAY = 1_779_840_010.0  # 2026-05-27: a window that has long ended
 
 
@@ -78,11 +77,7 @@ async def test_record_is_sent_only_if_the_callers_transaction_commits(
 def test_blocking_record_takes_a_psycopg_connection(
     pacspace_sandbox: Sandbox, pacspace_server: SandboxServer, postgres_url: str
 ) -> None:
-    with pacspace_sync.PacSpace(
-        pacspace_sandbox.api_key,
-        base_url=pacspace_server.url,
-        submission={"outbox": postgres_url, "autoStart": False, **FAST},
-    ) as pac:
+    with blocking_on_outbox(pacspace_sandbox, pacspace_server, postgres_url) as pac:
         meter = pac.balance.meter()
         meter._clock = lambda: DAY  # type: ignore[method-assign]
         with psycopg.connect(postgres_url) as connection:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import pacspace_async as ps
-import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox, SandboxServer
+from tests._clients import blocking_on_outbox
 from tests._ledger import ledger
 
 asyncpg = pytest.importorskip("asyncpg")
@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: E4
 from sqlalchemy.orm import Session  # noqa: E402
 
 DAY = 1_779_840_010.0  # 2026-05-27: a window that has long ended
-FAST = {"maxRequestsPerMinute": 60_000}
 
 
 class Failed(Exception):
@@ -175,11 +174,7 @@ def test_django_connection_in_atomic(
     django.setup()
     from django.db import connection, connections, transaction
 
-    with pacspace_sync.PacSpace(
-        pacspace_sandbox.api_key,
-        base_url=pacspace_server.url,
-        submission={"outbox": postgres_url, "autoStart": False, **FAST},
-    ) as pac:
+    with blocking_on_outbox(pacspace_sandbox, pacspace_server, postgres_url) as pac:
         meter = pac.balance.meter()
         meter._clock = lambda: DAY  # type: ignore[method-assign]
         with transaction.atomic():

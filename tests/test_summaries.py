@@ -20,8 +20,6 @@ from pacspace_sandbox import Sandbox
 
 from .conftest import BASE, KEY, envelope
 
-FAST = {"maxRequestsPerMinute": 60_000}
-
 
 def rows(sandbox: Sandbox, sql: str = "SELECT * FROM deltas ORDER BY seq") -> list[Any]:
     return sandbox.ledger.store.all(sql)

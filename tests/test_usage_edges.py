@@ -25,10 +25,9 @@ import pacspace_async as ps
 import pacspace_sync
 from pacspace_async import PacSpace
 from pacspace_sandbox import IN_PROCESS_URL, Sandbox, SandboxConfig, SandboxServer
-from tests._clients import in_process_clients
+from tests._clients import FAST, blocking_on_outbox, in_process_clients
 from tests._ledger import ledger
 
-FAST = {"maxRequestsPerMinute": 60_000}
 BAD_IDS = [
     pytest.param("a\x00b", id="NUL"),
     pytest.param("a\r\nb", id="CRLF"),
@@ -192,11 +191,7 @@ async def test_record_misuse_raises_the_sdks_errors_and_leaves_the_transaction_a
 def test_blocking_record_misuse_raises_the_sdks_errors(
     postgres_url: str, pacspace_sandbox: Sandbox, pacspace_server: SandboxServer
 ) -> None:
-    with pacspace_sync.PacSpace(
-        pacspace_sandbox.api_key,
-        base_url=pacspace_server.url,
-        submission={"outbox": postgres_url, "autoStart": False, **FAST},
-    ) as pac:
+    with blocking_on_outbox(pacspace_sandbox, pacspace_server, postgres_url) as pac:
         meter = pac.balance.meter()
         with psycopg.connect(postgres_url) as connection:
             with pytest.raises(psycopg.errors.DivisionByZero):

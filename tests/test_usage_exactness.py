@@ -21,8 +21,8 @@ import pytest
 import pacspace_async as ps
 from pacspace_async import PacSpace
 from pacspace_sandbox import Sandbox
+from tests._clients import FAST
 
-FAST = {"maxRequestsPerMinute": 60_000}
 WINDOW = {"windowStart": "2026-05-27T00:00:00Z", "windowEnd": "2026-05-28T00:00:00Z"}
 
 

@@ -1,5 +1,5 @@
 """The plain ASGI plumbing the stack apps share: a lifespan whose shutdown runs the app's
-closing, ``/pid``, and a text answer."""
+closing, ``/pid``, a text answer, and the ORM apps' ``/order`` handler."""
 
 from __future__ import annotations
 
@@ -12,6 +12,28 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Handler = Callable[[dict[str, list[str]]], Awaitable[bytes]]
+Transact = Callable[[str, str, str, bool], Awaitable[None]]
+
+
+class Failed(Exception):
+    """The app's own work failing after it recorded."""
+
+
+def orders(transact: Transact) -> Handler:
+    """The ``/order`` handler of the ORM stack apps: ``transact(customer, amount, reason,
+    fail)`` inserts the order and records its usage in one transaction of the app's own,
+    raising :class:`Failed` after recording when ``fail`` (the transaction rolls back);
+    answers ``ok`` or ``rolled back``."""
+
+    async def order(query: dict[str, list[str]]) -> bytes:
+        customer, amount, reason = query["customer"][0], query["amount"][0], query["reason"][0]
+        try:
+            await transact(customer, amount, reason, query.get("fail") == ["1"])
+        except Failed:
+            return b"rolled back"
+        return b"ok"
+
+    return order
 
 
 def asgi_app(

@@ -11,7 +11,7 @@ import os
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from ._asgi import asgi_app
+from ._asgi import Failed, asgi_app, orders
 from ._client import async_client
 
 outbox = os.environ["PACSPACE_TEST_OUTBOX"]
@@ -20,24 +20,15 @@ pac = async_client()
 meter = pac.balance.meter(window="1s")  # windows end within the test
 
 
-class Failed(Exception):
-    """The app's own work failing after it recorded."""
-
-
-async def order(query: dict[str, list[str]]) -> bytes:
-    customer, amount, reason = query["customer"][0], query["amount"][0], query["reason"][0]
-    try:
-        async with AsyncSession(engine) as session, session.begin():
-            await session.execute(
-                text("INSERT INTO orders (customer, reason, amount) VALUES (:c, :r, :a)"),
-                {"c": customer, "r": reason, "a": amount},
-            )
-            await meter.record(session, customer, amount, reason=reason)
-            if query.get("fail") == ["1"]:
-                raise Failed
-    except Failed:
-        return b"rolled back"
-    return b"ok"
+async def transact(customer: str, amount: str, reason: str, fail: bool) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        await session.execute(
+            text("INSERT INTO orders (customer, reason, amount) VALUES (:c, :r, :a)"),
+            {"c": customer, "r": reason, "a": amount},
+        )
+        await meter.record(session, customer, amount, reason=reason)
+        if fail:
+            raise Failed
 
 
 async def close() -> None:
@@ -45,4 +36,4 @@ async def close() -> None:
     await engine.dispose()
 
 
-application = asgi_app(order, close)
+application = asgi_app(orders(transact), close)

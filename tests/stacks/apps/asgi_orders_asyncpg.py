@@ -11,7 +11,7 @@ from decimal import Decimal
 import anyio
 import asyncpg
 
-from ._asgi import asgi_app
+from ._asgi import Failed, asgi_app, orders
 from ._client import async_client
 
 outbox = os.environ["PACSPACE_TEST_OUTBOX"]
@@ -28,26 +28,17 @@ async def pool() -> asyncpg.Pool:
     return _pool[0]
 
 
-class Failed(Exception):
-    """The app's own work failing after it recorded."""
-
-
-async def order(query: dict[str, list[str]]) -> bytes:
-    customer, amount, reason = query["customer"][0], query["amount"][0], query["reason"][0]
-    try:
-        async with (await pool()).acquire() as connection, connection.transaction():
-            await connection.execute(
-                "INSERT INTO orders (customer, reason, amount) VALUES ($1, $2, $3)",
-                customer,
-                reason,
-                Decimal(amount),
-            )
-            await meter.record(connection, customer, amount, reason=reason)
-            if query.get("fail") == ["1"]:
-                raise Failed
-    except Failed:
-        return b"rolled back"
-    return b"ok"
+async def transact(customer: str, amount: str, reason: str, fail: bool) -> None:
+    async with (await pool()).acquire() as connection, connection.transaction():
+        await connection.execute(
+            "INSERT INTO orders (customer, reason, amount) VALUES ($1, $2, $3)",
+            customer,
+            reason,
+            Decimal(amount),
+        )
+        await meter.record(connection, customer, amount, reason=reason)
+        if fail:
+            raise Failed
 
 
 async def close() -> None:
@@ -56,4 +47,4 @@ async def close() -> None:
         await opened.close()
 
 
-application = asgi_app(order, close)
+application = asgi_app(orders(transact), close)
